@@ -1,0 +1,1 @@
+"""Domain model: frozen dataclasses shared by the core and the edges."""
