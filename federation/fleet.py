@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from federation.catalog.gpus import GpuProduct, known_product_names, lookup
+from federation.catalog.gpus import GpuProduct, known_product_names, lookup, suggest
 from federation.errors import InputError, InputErrors
 from federation.model.quantity import QuantityError, cpu_millis, memory_bytes
 from policies.reader import Reader, did_you_mean
@@ -321,7 +321,8 @@ class _FleetParser:
         )
 
     def _unknown_product(self, path: PathKey, product: str) -> None:
-        hint = did_you_mean(product, known_product_names())
+        close = suggest(product)
+        hint = f"did you mean {close!r}?" if close else None
         known = ", ".join(known_product_names())
         self.r.fail(path, f"unknown GPU product {product!r}",
                     hint=(hint + " " if hint else "") + f"known products: {known}")

@@ -78,3 +78,13 @@ def matches(pattern: str, product: GpuProduct) -> bool:
     if found is not None and found == product:
         return True
     return pat.lower() == product.family.lower()
+
+
+def suggest(name: str) -> str | None:
+    """The known product name closest to a misspelt ``name`` (families count too)."""
+    import difflib
+
+    candidates = {p.name.lower(): p.name for p in GPU_PRODUCTS}
+    candidates.update({alias: canonical for alias, canonical in _ALIASES.items()})
+    close = difflib.get_close_matches(name.strip().lower(), list(candidates), n=1, cutoff=0.6)
+    return candidates[close[0]] if close else None

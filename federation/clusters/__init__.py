@@ -1,1 +1,1 @@
-"""clusters."""
+"""The only package that talks to member clusters."""

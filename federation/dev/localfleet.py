@@ -1,0 +1,486 @@
+"""The local fleet: a hub and N member clusters plus object stores, as local processes.
+
+``LocalFleet.up()`` starts everything (binaries built on first use) and writes
+``state.json`` and one merged kubeconfig (contexts: ``hub`` and each member's name) under
+the state directory; ``down()`` stops every process it recorded and leaves none behind.
+Fault controls (pause/resume/kill/restart an apiserver; stop/start an object store) act on
+the recorded processes, so tests and the CLI share one implementation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import shutil
+import ssl
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from federation.clusters.client import api_client
+from federation.dev import controlplane as cp
+from federation.dev import objectstores as ost
+from federation.dev import pki, procs
+from federation.dev.build import Binaries, ensure_binaries
+from federation.dev.nodes import create_nodes, ready_node_count
+from federation.dev.ports import PortAllocator
+from federation.errors import FleetError, InputError
+from federation.fleet import ClusterSpec, Fleet
+
+log = logging.getLogger(__name__)
+
+HUB = "hub"
+STATE_FILE = "state.json"
+READY_TIMEOUT = 180.0
+
+
+def default_state_dir() -> Path:
+    env = os.environ.get("FEDCTL_STATE_DIR")
+    if env:
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_STATE_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".local" / "state"
+    return base / "fedctl" / "dev"
+
+
+@dataclass
+class ClusterState:
+    name: str
+    role: str  # hub | member
+    server: str
+    context: str
+    ports: dict[str, int]
+    procs: dict[str, procs.ProcRecord] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name, "role": self.role, "server": self.server,
+            "context": self.context, "ports": self.ports,
+            "procs": {k: v.to_json() for k, v in self.procs.items()},
+        }
+
+    @staticmethod
+    def from_json(d: dict[str, Any]) -> ClusterState:
+        return ClusterState(
+            name=d["name"], role=d["role"], server=d["server"], context=d["context"],
+            ports=dict(d["ports"]),
+            procs={k: procs.ProcRecord.from_json(v) for k, v in d["procs"].items()},
+        )
+
+
+@dataclass
+class StoreState:
+    endpoint: ost.StoreEndpoint
+    ports: dict[str, int]
+    data_dir: str
+    proc: procs.ProcRecord | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"endpoint": self.endpoint.to_json(), "ports": self.ports,
+                "data_dir": self.data_dir, "proc": self.proc.to_json() if self.proc else None}
+
+    @staticmethod
+    def from_json(d: dict[str, Any]) -> StoreState:
+        return StoreState(
+            endpoint=ost.StoreEndpoint.from_json(d["endpoint"]), ports=dict(d["ports"]),
+            data_dir=d["data_dir"],
+            proc=procs.ProcRecord.from_json(d["proc"]) if d.get("proc") else None,
+        )
+
+
+@dataclass
+class FleetState:
+    name: str
+    source: str
+    state_dir: str
+    kubeconfig: str
+    started_at: float
+    clusters: list[ClusterState]
+    stores: list[StoreState]
+
+    def cluster(self, name: str) -> ClusterState:
+        for c in self.clusters:
+            if c.name == name:
+                return c
+        names = ", ".join(c.name for c in self.clusters)
+        raise InputError(f"no cluster named {name!r} in the local fleet", hint=f"known: {names}")
+
+    def store(self, name: str) -> StoreState:
+        for s in self.stores:
+            if s.endpoint.name == name:
+                return s
+        names = ", ".join(s.endpoint.name for s in self.stores)
+        raise InputError(f"no object store named {name!r} in the local fleet",
+                         hint=f"known: {names}")
+
+    @property
+    def members(self) -> list[ClusterState]:
+        return [c for c in self.clusters if c.role == "member"]
+
+    def all_procs(self) -> Iterator[procs.ProcRecord]:
+        for c in self.clusters:
+            yield from c.procs.values()
+        for s in self.stores:
+            if s.proc:
+                yield s.proc
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name, "source": self.source, "state_dir": self.state_dir,
+            "kubeconfig": self.kubeconfig, "started_at": self.started_at,
+            "clusters": [c.to_json() for c in self.clusters],
+            "stores": [s.to_json() for s in self.stores],
+        }
+
+    @staticmethod
+    def from_json(d: dict[str, Any]) -> FleetState:
+        return FleetState(
+            name=d["name"], source=d["source"], state_dir=d["state_dir"],
+            kubeconfig=d["kubeconfig"], started_at=d["started_at"],
+            clusters=[ClusterState.from_json(c) for c in d["clusters"]],
+            stores=[StoreState.from_json(s) for s in d["stores"]],
+        )
+
+
+class LocalFleet:
+    """Start, inspect, fault and stop a fleet of local control planes and stores."""
+
+    def __init__(self, state_dir: Path | None = None) -> None:
+        self.state_dir = (state_dir or default_state_dir()).resolve()
+        self._bins: Binaries | None = None
+
+    # ---- state -------------------------------------------------------------------------
+    @property
+    def state_file(self) -> Path:
+        return self.state_dir / STATE_FILE
+
+    def load(self) -> FleetState:
+        try:
+            return FleetState.from_json(json.loads(self.state_file.read_text()))
+        except FileNotFoundError:
+            raise FleetError(f"no local fleet is running under {self.state_dir}",
+                             hint="start one with `fedctl dev up`") from None
+
+    def save(self, state: FleetState) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state.to_json(), indent=1))
+        tmp.chmod(0o600)
+        tmp.replace(self.state_file)
+
+    def exists(self) -> bool:
+        return self.state_file.exists()
+
+    def binaries(self) -> Binaries:
+        if self._bins is None:
+            self._bins = ensure_binaries()
+        return self._bins
+
+    # ---- up ----------------------------------------------------------------------------
+    async def up(self, fleet: Fleet) -> FleetState:
+        if self.exists():
+            state = self.load()
+            if any(procs.alive(p) for p in state.all_procs()):
+                raise FleetError(
+                    f"a local fleet ({state.name}) is already running under {self.state_dir}",
+                    hint="run `fedctl dev down` first, or pass another --state-dir",
+                )
+            self._wipe()
+        bins = await asyncio.to_thread(self.binaries)
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        keys = await asyncio.to_thread(self._pki)
+        ports = PortAllocator()
+        clusters = [self._plan_cluster(HUB, "hub", ports)]
+        clusters += [self._plan_cluster(c.name, "member", ports) for c in fleet.clusters]
+        stores = [self._plan_store(s, ports) for s in fleet.object_stores
+                  if s.endpoint is None]
+        state = FleetState(
+            name=fleet.name, source=fleet.source, state_dir=str(self.state_dir),
+            kubeconfig=str(self.state_dir / "kubeconfig"), started_at=time.time(),
+            clusters=clusters, stores=stores,
+        )
+        self._write_kubeconfigs(state, keys)
+        self.save(state)
+        specs = {c.name: c for c in fleet.clusters}
+        try:
+            await asyncio.gather(
+                *(self._start_cluster(state, c, specs.get(c.name), bins, keys)
+                  for c in clusters),
+                *(self._start_store(state, s, bins) for s in stores),
+            )
+        except BaseException:
+            self.save(state)
+            await asyncio.to_thread(self._stop_all, state)
+            raise
+        self.save(state)
+        return state
+
+    def _wipe(self) -> None:
+        for child in ("clusters", "stores", STATE_FILE, "kubeconfig"):
+            p = self.state_dir / child
+            if p.is_dir():
+                shutil.rmtree(p)
+            elif p.exists():
+                p.unlink()
+
+    def _pki(self) -> cp.Pki:
+        d = self.state_dir / "pki"
+        ca = pki.ensure_ca(d)
+        return cp.Pki(
+            ca=ca,
+            serving=pki.issue(ca, d, "apiserver", common_name="kube-apiserver", server=True),
+            admin=pki.issue(ca, d, "admin", common_name="fedctl-admin",
+                            organization="system:masters", client=True),
+            kcm=pki.issue(ca, d, "kube-controller-manager",
+                          common_name="system:kube-controller-manager", client=True),
+            scheduler=pki.issue(ca, d, "kube-scheduler", common_name="system:kube-scheduler",
+                                client=True),
+            service_account=pki.ensure_service_account_keys(d),
+        )
+
+    def _paths(self, name: str) -> cp.ClusterPaths:
+        return cp.ClusterPaths(self.state_dir / "clusters" / name)
+
+    def _plan_cluster(self, name: str, role: str, ports: PortAllocator) -> ClusterState:
+        p = {"etcd": ports.take(), "etcd-peer": ports.take(), "apiserver": ports.take()}
+        return ClusterState(name=name, role=role, server=f"https://127.0.0.1:{p['apiserver']}",
+                            context=name, ports=p)
+
+    def _plan_store(self, spec: Any, ports: PortAllocator) -> StoreState:
+        data = self.state_dir / "stores" / spec.name
+        if spec.provider == "s3":
+            p = {"api": ports.take(), "console": ports.take()}
+            ep = ost.local_endpoint(spec, p["api"], data, ost.new_credentials())
+        elif spec.provider == "gcs":
+            p = {"api": ports.take()}
+            ep = ost.local_endpoint(spec, p["api"], data, None)
+        else:
+            p = {}
+            ep = ost.local_endpoint(spec, None, data / "root", None)
+        return StoreState(endpoint=ep, ports=p, data_dir=str(data))
+
+    def _write_kubeconfigs(self, state: FleetState, keys: cp.Pki) -> None:
+        merged = []
+        for c in state.clusters:
+            paths = self._paths(c.name)
+            admin = cp.kubeconfig_dict(name=c.context, server=c.server, ca=keys.ca.cert,
+                                       client=keys.admin)
+            cp.write_yaml(paths.admin_kubeconfig, admin)
+            merged.append(admin)
+            if c.role == "member":
+                cp.write_yaml(paths.kcm_kubeconfig, cp.kubeconfig_dict(
+                    name=c.context, server=c.server, ca=keys.ca.cert, client=keys.kcm,
+                    user="kube-controller-manager"))
+                cp.write_yaml(paths.scheduler_kubeconfig, cp.kubeconfig_dict(
+                    name=c.context, server=c.server, ca=keys.ca.cert, client=keys.scheduler,
+                    user="kube-scheduler"))
+        cp.write_yaml(Path(state.kubeconfig), cp.merge_kubeconfigs(merged, HUB))
+
+    def _spawn(self, cluster: ClusterState, role: str, argv: list[str]) -> procs.ProcRecord:
+        paths = self._paths(cluster.name)
+        rec = procs.spawn(f"{cluster.name}/{role}", argv, paths.logs / f"{role}.log")
+        cluster.procs[role] = rec
+        return rec
+
+    async def _start_cluster(self, state: FleetState, c: ClusterState,
+                             spec: ClusterSpec | None, bins: Binaries, keys: cp.Pki) -> None:
+        paths = self._paths(c.name)
+        paths.root.mkdir(parents=True, exist_ok=True)
+        etcd = self._spawn(c, "etcd", cp.etcd_argv(bins, c.name, paths, c.ports["etcd"],
+                                                   c.ports["etcd-peer"]))
+        await wait_http(f"http://127.0.0.1:{c.ports['etcd']}/health", etcd, None,
+                        what=f"{c.name} etcd")
+        api = self._spawn(c, "apiserver", cp.apiserver_argv(
+            bins, keys, port=c.ports["apiserver"], etcd_port=c.ports["etcd"],
+            hub=c.role == "hub"))
+        await wait_http(f"{c.server}/readyz", api, client_ssl(keys), what=f"{c.name} apiserver")
+        if c.role == "hub":
+            return
+        paths.kwok_config.write_text(_dump_all(cp.kwok_config(bins)))
+        self._spawn(c, "kube-controller-manager",
+                    cp.controller_manager_argv(bins, keys, paths, c.name))
+        self._spawn(c, "kube-scheduler", cp.scheduler_argv(bins, paths))
+        self._spawn(c, "kwok", cp.kwok_argv(bins, paths))
+        assert spec is not None
+        client = await api_client(paths.admin_kubeconfig, c.context)
+        try:
+            await create_nodes(client, spec)
+            expected = sum(p.count for p in spec.simulate.node_pools) if spec.simulate else 0
+            await wait_until(lambda: _nodes_ready(client, expected), READY_TIMEOUT,
+                             what=f"{c.name}: {expected} nodes Ready", procs_=c.procs)
+            await wait_until(lambda: _default_sa(client), READY_TIMEOUT,
+                             what=f"{c.name}: default ServiceAccount", procs_=c.procs)
+        finally:
+            await client.close()
+
+    async def _start_store(self, state: FleetState, s: StoreState, bins: Binaries) -> None:
+        ep = s.endpoint
+        data = Path(s.data_dir)
+        data.mkdir(parents=True, exist_ok=True)
+        logfile = data.parent / f"{ep.name}.log"
+        if ep.provider == "s3":
+            assert ep.access_key and ep.secret_key
+            s.proc = procs.spawn(
+                f"store/{ep.name}",
+                ost.minio_argv(bins, data / "data", s.ports["api"], s.ports["console"]),
+                logfile, env=ost.minio_env(ep.access_key, ep.secret_key, ep.region))
+        elif ep.provider == "gcs":
+            s.proc = procs.spawn(f"store/{ep.name}", ost.fake_gcs_argv(data / "data",
+                                                                        s.ports["api"]),
+                                 logfile)
+        url = ost.health_url(ep)
+        if url and s.proc:
+            await wait_http(url, s.proc, None, what=f"object store {ep.name}")
+        await ost.create_bucket(ep)
+
+    # ---- down / status -----------------------------------------------------------------
+    def _stop_all(self, state: FleetState) -> None:
+        # Members' controllers first, then apiservers, then etcd, then stores.
+        order = ["kwok", "kube-scheduler", "kube-controller-manager", "apiserver", "etcd"]
+        for role in order:
+            for c in state.clusters:
+                if role in c.procs:
+                    procs.stop(c.procs[role])
+        for s in state.stores:
+            if s.proc:
+                procs.stop(s.proc)
+
+    def down(self, *, purge: bool = True) -> list[str]:
+        """Stop every recorded process; return names of any still alive (should be none)."""
+        if not self.exists():
+            return []
+        state = self.load()
+        self._stop_all(state)
+        left = [p.name for p in state.all_procs() if procs.alive(p)]
+        if not left and purge:
+            self._wipe()
+        return left
+
+    # ---- faults ------------------------------------------------------------------------
+    def pause_apiserver(self, name: str) -> None:
+        procs.pause(self.load().cluster(name).procs["apiserver"])
+
+    def resume_apiserver(self, name: str) -> None:
+        procs.resume(self.load().cluster(name).procs["apiserver"])
+
+    def kill_apiserver(self, name: str) -> None:
+        procs.kill(self.load().cluster(name).procs["apiserver"])
+
+    async def restart_apiserver(self, name: str) -> None:
+        """Start the cluster's apiserver again (after kill) and wait until it is ready."""
+        state = self.load()
+        c = state.cluster(name)
+        old = c.procs["apiserver"]
+        procs.stop(old)
+        rec = self._spawn(c, "apiserver", list(old.argv))
+        self.save(state)
+        await wait_http(f"{c.server}/readyz", rec, client_ssl(self._pki()),
+                        what=f"{name} apiserver")
+
+    def stop_store(self, name: str) -> None:
+        s = self.load().store(name)
+        if s.proc is None:
+            raise InputError(f"object store {name!r} has no server process (file store)")
+        procs.stop(s.proc)
+
+    async def start_store(self, name: str) -> None:
+        state = self.load()
+        s = state.store(name)
+        if s.proc is None:
+            raise InputError(f"object store {name!r} has no server process (file store)")
+        if procs.alive(s.proc):
+            return
+        env = (ost.minio_env(s.endpoint.access_key or "", s.endpoint.secret_key or "",
+                             s.endpoint.region) if s.endpoint.provider == "s3" else None)
+        s.proc = procs.spawn(s.proc.name, list(s.proc.argv), Path(s.proc.log), env=env)
+        self.save(state)
+        url = ost.health_url(s.endpoint)
+        if url:
+            await wait_http(url, s.proc, None, what=f"object store {name}")
+
+    def pause_store(self, name: str) -> None:
+        s = self.load().store(name)
+        if s.proc:
+            procs.pause(s.proc)
+
+    def resume_store(self, name: str) -> None:
+        s = self.load().store(name)
+        if s.proc:
+            procs.resume(s.proc)
+
+
+def _dump_all(docs: list[dict[str, Any]]) -> str:
+    import yaml
+
+    return yaml.safe_dump_all(docs, sort_keys=False)
+
+
+def client_ssl(keys: cp.Pki) -> ssl.SSLContext:
+    ctx = ssl.create_default_context(cafile=str(keys.ca.cert))
+    ctx.load_cert_chain(str(keys.admin.cert), str(keys.admin.key))
+    return ctx
+
+
+async def _nodes_ready(client: Any, expected: int) -> bool:
+    ready, total = await ready_node_count(client)
+    return total >= expected and ready >= expected
+
+
+async def _default_sa(client: Any) -> bool:
+    from kubernetes_asyncio import client as k8s
+    from kubernetes_asyncio.client.exceptions import ApiException
+
+    try:
+        await k8s.CoreV1Api(client).read_namespaced_service_account(
+            "default", "default", _request_timeout=5)
+    except ApiException as exc:
+        if exc.status == 404:
+            return False
+        raise
+    return True
+
+
+async def wait_http(url: str, proc: procs.ProcRecord, ssl_ctx: ssl.SSLContext | None, *,
+                    what: str, timeout: float = READY_TIMEOUT) -> None:
+    """Poll ``url`` until HTTP 200; fail fast, with its log, if the process exits."""
+    deadline = time.monotonic() + timeout
+    last = ""
+    conn = aiohttp.TCPConnector(ssl=ssl_ctx if ssl_ctx is not None else False)
+    async with aiohttp.ClientSession(connector=conn,
+                                     timeout=aiohttp.ClientTimeout(total=5)) as session:
+        while time.monotonic() < deadline:
+            if not procs.alive(proc):
+                raise FleetError(f"{what} exited during start-up; last log lines:\n"
+                                 f"{procs.log_tail(proc)}", hint=f"full log: {proc.log}")
+            try:
+                async with session.get(url) as resp:
+                    if resp.status == 200:
+                        return
+                    last = f"HTTP {resp.status}"
+            except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+                last = type(exc).__name__
+            await asyncio.sleep(0.25)
+    raise FleetError(f"{what} not ready after {timeout:.0f}s ({last}); last log lines:\n"
+                     f"{procs.log_tail(proc)}", hint=f"full log: {proc.log}")
+
+
+async def wait_until(check: Callable[[], Awaitable[bool]], timeout: float, *, what: str,
+                     procs_: dict[str, procs.ProcRecord]) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for rec in procs_.values():
+            if not procs.alive(rec):
+                raise FleetError(f"{rec.name} exited; last log lines:\n{procs.log_tail(rec)}",
+                                 hint=f"full log: {rec.log}")
+        with contextlib.suppress(Exception):
+            if await check():
+                return
+        await asyncio.sleep(0.5)
+    raise FleetError(f"timed out after {timeout:.0f}s waiting for {what}")
