@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from federation.catalog.gpus import GpuProduct, known_product_names, lookup, suggest
-from federation.errors import InputError, InputErrors
+from federation.errors import InputError
 from federation.model.quantity import QuantityError, cpu_millis, memory_bytes
 from policies.reader import Reader, did_you_mean
 from policies.source import Document, PathKey, load_documents
@@ -299,24 +299,26 @@ class _FleetParser:
             r.fail(path, "kubeconfig needs a path, a context or a secretRef")
         return ref
 
-    def _prices(self, data: dict[str, Any], path: PathKey) -> tuple[tuple[str, float], ...]:
-        raw = self.r.mapping(data.get(path[-1]), path)
+    def _prices(self, data: dict[str, Any], key: str,
+                path: PathKey) -> tuple[tuple[str, float], ...]:
+        raw = self.r.mapping(data.get(key), (*path, key))
         out = []
-        for product, price in raw.items():
-            p = (*path, product)
-            if lookup(product) is None:
+        for product in raw:
+            p = (*path, key, product)
+            found = lookup(product)
+            if found is None:
                 self._unknown_product(p, product)
                 continue
             value = self.r.number(raw, p, minimum=0.0)
-            out.append((lookup(product).name, float(value)))  # type: ignore[union-attr]
+            out.append((found.name, float(value)))
         return tuple(sorted(out))
 
     def _pricing(self, raw: Any, path: PathKey) -> Pricing:
         r = self.r
         p = r.mapping(raw, path, allowed={"gpuHourly", "spotGpuHourly", "spotAvailable"})
         return Pricing(
-            on_demand=self._prices(p, (*path, "gpuHourly")),
-            spot=self._prices(p, (*path, "spotGpuHourly")),
+            on_demand=self._prices(p, "gpuHourly", path),
+            spot=self._prices(p, "spotGpuHourly", path),
             spot_available=r.boolean(p, (*path, "spotAvailable")),
         )
 

@@ -80,11 +80,7 @@ def _build(args: argparse.Namespace) -> int:
 
 def _up(args: argparse.Namespace) -> int:
     fleet = load_fleet_file(args.file)
-    if args.runtime == "kind":
-        from federation.dev.kind import kind_up
-
-        return kind_up(fleet, _fleet(args).state_dir)
-    lf = _fleet(args)
+    lf = LocalFleet(args.state_dir, runtime=args.runtime)
     started = time.monotonic()
     state = asyncio.run(lf.up(fleet))
     print(f"fleet {state.name!r} up in {time.monotonic() - started:.1f}s "

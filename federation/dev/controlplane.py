@@ -189,6 +189,16 @@ def kwok_config(bins: Binaries) -> list[dict[str, Any]]:
             "manageAllNodes": False,
             "manageNodesWithAnnotationSelector": "kwok.x-k8s.io/node=fake",
             "nodeLeaseDurationSeconds": 40,
+            # kwok applies no defaults to options given in a config file: set them all.
+            "nodeLeaseParallelism": 4,
+            "podPlayStageParallelism": 4,
+            "nodePlayStageParallelism": 4,
+            "podsOnNodeSyncParallelism": 1,
+            "enablePodsOnNodeSyncListPager": True,
+            "enablePodsOnNodeSyncStreamWatch": False,
+            "enableDebuggingHandlers": False,
+            "enableProfilingHandler": False,
+            "enableContentionProfiling": False,
             "enableCRDs": [],
         },
     }]

@@ -26,8 +26,8 @@ import aiohttp
 
 from federation.clusters.client import api_client
 from federation.dev import controlplane as cp
+from federation.dev import kind, pki, procs
 from federation.dev import objectstores as ost
-from federation.dev import pki, procs
 from federation.dev.build import Binaries, ensure_binaries
 from federation.dev.nodes import create_nodes, ready_node_count
 from federation.dev.ports import PortAllocator
@@ -58,12 +58,14 @@ class ClusterState:
     context: str
     ports: dict[str, int]
     procs: dict[str, procs.ProcRecord] = field(default_factory=dict)
+    kind_cluster: str | None = None  # set when the control plane runs in kind
 
     def to_json(self) -> dict[str, Any]:
         return {
             "name": self.name, "role": self.role, "server": self.server,
             "context": self.context, "ports": self.ports,
             "procs": {k: v.to_json() for k, v in self.procs.items()},
+            "kind_cluster": self.kind_cluster,
         }
 
     @staticmethod
@@ -72,6 +74,7 @@ class ClusterState:
             name=d["name"], role=d["role"], server=d["server"], context=d["context"],
             ports=dict(d["ports"]),
             procs={k: procs.ProcRecord.from_json(v) for k, v in d["procs"].items()},
+            kind_cluster=d.get("kind_cluster"),
         )
 
 
@@ -152,8 +155,11 @@ class FleetState:
 class LocalFleet:
     """Start, inspect, fault and stop a fleet of local control planes and stores."""
 
-    def __init__(self, state_dir: Path | None = None) -> None:
+    def __init__(self, state_dir: Path | None = None, *,
+                 ready_timeout: float = READY_TIMEOUT, runtime: str = "binary") -> None:
         self.state_dir = (state_dir or default_state_dir()).resolve()
+        self.ready_timeout = ready_timeout
+        self.runtime = runtime
         self._bins: Binaries | None = None
 
     # ---- state -------------------------------------------------------------------------
@@ -193,12 +199,18 @@ class LocalFleet:
                     hint="run `fedctl dev down` first, or pass another --state-dir",
                 )
             self._wipe()
+        if self.runtime == "kind":
+            kind.require_tools()
         bins = await asyncio.to_thread(self.binaries)
         self.state_dir.mkdir(parents=True, exist_ok=True)
         keys = await asyncio.to_thread(self._pki)
         ports = PortAllocator()
         clusters = [self._plan_cluster(HUB, "hub", ports)]
         clusters += [self._plan_cluster(c.name, "member", ports) for c in fleet.clusters]
+        if self.runtime == "kind":
+            for c in clusters[1:]:
+                c.kind_cluster = kind.cluster_name(fleet.name, c.name)
+                c.ports, c.server = {}, ""
         stores = [self._plan_store(s, ports) for s in fleet.object_stores
                   if s.endpoint is None]
         state = FleetState(
@@ -210,15 +222,21 @@ class LocalFleet:
         self.save(state)
         specs = {c.name: c for c in fleet.clusters}
         try:
-            await asyncio.gather(
-                *(self._start_cluster(state, c, specs.get(c.name), bins, keys)
-                  for c in clusters),
-                *(self._start_store(state, s, bins) for s in stores),
-            )
-        except BaseException:
+            # A TaskGroup cancels every sibling when one start fails, so nothing keeps
+            # spawning after we begin to clean up.
+            async with asyncio.TaskGroup() as tg:
+                for c in clusters:
+                    tg.create_task(self._start_cluster(state, c, specs.get(c.name), bins, keys))
+                for s in stores:
+                    tg.create_task(self._start_store(state, s, bins))
+        except BaseException as exc:
             self.save(state)
             await asyncio.to_thread(self._stop_all, state)
+            if isinstance(exc, BaseExceptionGroup):
+                first = _first_error(exc)
+                raise first from None
             raise
+        self._write_kubeconfigs(state, keys)
         self.save(state)
         return state
 
@@ -270,6 +288,10 @@ class LocalFleet:
         merged = []
         for c in state.clusters:
             paths = self._paths(c.name)
+            if c.kind_cluster:
+                if paths.admin_kubeconfig.exists():
+                    merged.append(kind.rename_context(paths.admin_kubeconfig, c.context))
+                continue
             admin = cp.kubeconfig_dict(name=c.context, server=c.server, ca=keys.ca.cert,
                                        client=keys.admin)
             cp.write_yaml(paths.admin_kubeconfig, admin)
@@ -293,29 +315,42 @@ class LocalFleet:
                              spec: ClusterSpec | None, bins: Binaries, keys: cp.Pki) -> None:
         paths = self._paths(c.name)
         paths.root.mkdir(parents=True, exist_ok=True)
+        if c.kind_cluster:
+            await asyncio.to_thread(kind.create_cluster, c.kind_cluster, paths.admin_kubeconfig,
+                                    paths.root / "kind.yaml")
+            cfg = kind.rename_context(paths.admin_kubeconfig, c.context)
+            c.server = str(cfg["clusters"][0]["cluster"]["server"])  # type: ignore[index]
+            await self._start_member_agents(c, spec, bins, paths)
+            return
         etcd = self._spawn(c, "etcd", cp.etcd_argv(bins, c.name, paths, c.ports["etcd"],
                                                    c.ports["etcd-peer"]))
         await wait_http(f"http://127.0.0.1:{c.ports['etcd']}/health", etcd, None,
-                        what=f"{c.name} etcd")
+                        what=f"{c.name} etcd", timeout=self.ready_timeout)
         api = self._spawn(c, "apiserver", cp.apiserver_argv(
             bins, keys, port=c.ports["apiserver"], etcd_port=c.ports["etcd"],
             hub=c.role == "hub"))
-        await wait_http(f"{c.server}/readyz", api, client_ssl(keys), what=f"{c.name} apiserver")
+        await wait_http(f"{c.server}/readyz", api, client_ssl(keys), what=f"{c.name} apiserver",
+                        timeout=self.ready_timeout)
         if c.role == "hub":
             return
-        paths.kwok_config.write_text(_dump_all(cp.kwok_config(bins)))
         self._spawn(c, "kube-controller-manager",
                     cp.controller_manager_argv(bins, keys, paths, c.name))
         self._spawn(c, "kube-scheduler", cp.scheduler_argv(bins, paths))
+        await self._start_member_agents(c, spec, bins, paths)
+
+    async def _start_member_agents(self, c: ClusterState, spec: ClusterSpec | None,
+                                   bins: Binaries, paths: cp.ClusterPaths) -> None:
+        """kwok plus the fake GPU nodes it drives; wait until nodes and SA are ready."""
+        paths.kwok_config.write_text(_dump_all(cp.kwok_config(bins)))
         self._spawn(c, "kwok", cp.kwok_argv(bins, paths))
         assert spec is not None
         client = await api_client(paths.admin_kubeconfig, c.context)
         try:
             await create_nodes(client, spec)
             expected = sum(p.count for p in spec.simulate.node_pools) if spec.simulate else 0
-            await wait_until(lambda: _nodes_ready(client, expected), READY_TIMEOUT,
+            await wait_until(lambda: _nodes_ready(client, expected), self.ready_timeout,
                              what=f"{c.name}: {expected} nodes Ready", procs_=c.procs)
-            await wait_until(lambda: _default_sa(client), READY_TIMEOUT,
+            await wait_until(lambda: _default_sa(client), self.ready_timeout,
                              what=f"{c.name}: default ServiceAccount", procs_=c.procs)
         finally:
             await client.close()
@@ -337,7 +372,8 @@ class LocalFleet:
                                  logfile)
         url = ost.health_url(ep)
         if url and s.proc:
-            await wait_http(url, s.proc, None, what=f"object store {ep.name}")
+            await wait_http(url, s.proc, None, what=f"object store {ep.name}",
+                            timeout=self.ready_timeout)
         await ost.create_bucket(ep)
 
     # ---- down / status -----------------------------------------------------------------
@@ -351,6 +387,9 @@ class LocalFleet:
         for s in state.stores:
             if s.proc:
                 procs.stop(s.proc)
+        for c in state.clusters:
+            if c.kind_cluster:
+                kind.delete_cluster(c.kind_cluster)
 
     def down(self, *, purge: bool = True) -> list[str]:
         """Stop every recorded process; return names of any still alive (should be none)."""
@@ -364,20 +403,27 @@ class LocalFleet:
         return left
 
     # ---- faults ------------------------------------------------------------------------
+    def _apiserver(self, name: str) -> procs.ProcRecord:
+        c = self.load().cluster(name)
+        if "apiserver" not in c.procs:
+            raise FleetError(f"cluster {name!r} runs in kind; fault controls need the binary "
+                             "runtime", hint="use `docker pause/kill` on its node container")
+        return c.procs["apiserver"]
+
     def pause_apiserver(self, name: str) -> None:
-        procs.pause(self.load().cluster(name).procs["apiserver"])
+        procs.pause(self._apiserver(name))
 
     def resume_apiserver(self, name: str) -> None:
-        procs.resume(self.load().cluster(name).procs["apiserver"])
+        procs.resume(self._apiserver(name))
 
     def kill_apiserver(self, name: str) -> None:
-        procs.kill(self.load().cluster(name).procs["apiserver"])
+        procs.kill(self._apiserver(name))
 
     async def restart_apiserver(self, name: str) -> None:
         """Start the cluster's apiserver again (after kill) and wait until it is ready."""
+        old = self._apiserver(name)
         state = self.load()
         c = state.cluster(name)
-        old = c.procs["apiserver"]
         procs.stop(old)
         rec = self._spawn(c, "apiserver", list(old.argv))
         self.save(state)
@@ -414,6 +460,24 @@ class LocalFleet:
         s = self.load().store(name)
         if s.proc:
             procs.resume(s.proc)
+
+
+def _first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The first user-facing error in a task group's failure (FleetError before others)."""
+    flat: list[BaseException] = []
+
+    def walk(e: BaseException) -> None:
+        if isinstance(e, BaseExceptionGroup):
+            for sub in e.exceptions:
+                walk(sub)
+        else:
+            flat.append(e)
+
+    walk(group)
+    for e in flat:
+        if isinstance(e, FleetError):
+            return e
+    return flat[0]
 
 
 def _dump_all(docs: list[dict[str, Any]]) -> str:
@@ -464,7 +528,7 @@ async def wait_http(url: str, proc: procs.ProcRecord, ssl_ctx: ssl.SSLContext | 
                     if resp.status == 200:
                         return
                     last = f"HTTP {resp.status}"
-            except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
                 last = type(exc).__name__
             await asyncio.sleep(0.25)
     raise FleetError(f"{what} not ready after {timeout:.0f}s ({last}); last log lines:\n"

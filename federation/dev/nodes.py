@@ -7,7 +7,7 @@ the capacity we set and makes the node Ready; kube-scheduler places pods against
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from kubernetes_asyncio import client as k8s
 from kubernetes_asyncio.client.exceptions import ApiException
@@ -95,7 +95,7 @@ async def create_nodes(api: k8s.ApiClient, cluster: ClusterSpec) -> int:
     created = 0
     for manifest in node_manifests(cluster):
         try:
-            await core.create_node(manifest, _request_timeout=DEFAULT_TIMEOUT)
+            await core.create_node(cast(Any, manifest), _request_timeout=DEFAULT_TIMEOUT)
             created += 1
         except ApiException as exc:
             if exc.status != 409:

@@ -111,12 +111,24 @@ def _signal_group(rec: ProcRecord, sig: int) -> None:
             os.kill(rec.pid, sig)
 
 
+def _await_state(rec: ProcRecord, wanted: str, timeout: float = 2.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        current = state(rec)
+        if current == wanted or current == "exited":
+            return
+        time.sleep(0.01)
+
+
 def pause(rec: ProcRecord) -> None:
+    """SIGSTOP the process group and return once the kernel reports it stopped."""
     _signal_group(rec, signal.SIGSTOP)
+    _await_state(rec, "stopped")
 
 
 def resume(rec: ProcRecord) -> None:
     _signal_group(rec, signal.SIGCONT)
+    _await_state(rec, "running")
 
 
 def stop(rec: ProcRecord, *, grace: float = 10.0) -> None:

@@ -88,13 +88,13 @@ async def cluster_status(state: FleetState, name: str) -> ClusterStatus:
                     st.pods_running += 1
                 if pod.status.phase in ("Succeeded", "Failed") or not pod.spec.node_name:
                     continue
-                product = product_of.get(pod.spec.node_name)
-                if product is None:
+                pod_product = product_of.get(pod.spec.node_name)
+                if pod_product is None:
                     continue
                 for ctr in pod.spec.containers:
                     req = ((ctr.resources and ctr.resources.requests) or {}).get(GPU)
                     if req:
-                        st.gpus_requested[product] += int(parse_quantity(req))
+                        st.gpus_requested[pod_product] += int(parse_quantity(req))
     except Exception as exc:  # report, do not crash the status table
         st.error = f"{type(exc).__name__}: {exc}"[:200]
     finally:
@@ -125,5 +125,5 @@ async def _http_ok(url: str) -> bool:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=3)) as s, \
                 s.get(url) as resp:
             return resp.status == 200
-    except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
+    except (TimeoutError, aiohttp.ClientError, OSError):
         return False

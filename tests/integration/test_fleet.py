@@ -187,3 +187,29 @@ async def test_pause_and_resume_member_apiserver(local_fleet: LocalFleet,
     finally:
         local_fleet.resume_apiserver("member2")
         await api.close()
+
+
+async def test_failed_start_leaves_no_process(tmp_path: Any) -> None:
+    from federation.errors import FleetError
+    from federation.fleet import load_fleet_file
+
+    from .conftest import FLEET_FILE
+    from .helpers import processes_under
+
+    lf = LocalFleet(tmp_path / "fails", ready_timeout=0.05)
+    with pytest.raises(FleetError, match="not ready after"):
+        await lf.up(load_fleet_file(FLEET_FILE))
+    await asyncio.sleep(0.2)
+    assert processes_under(tmp_path / "fails") == []
+
+
+async def test_second_up_on_a_running_fleet_is_refused(local_fleet: LocalFleet) -> None:
+    from federation.errors import FleetError
+    from federation.fleet import load_fleet_file
+
+    from .conftest import FLEET_FILE
+
+    with pytest.raises(FleetError, match="already running"):
+        await LocalFleet(local_fleet.state_dir).up(load_fleet_file(FLEET_FILE))
+    assert all(procs.alive(p) for p in local_fleet.load().all_procs()
+               if p.name != "member3/apiserver")

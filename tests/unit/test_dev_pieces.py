@@ -119,10 +119,8 @@ def test_process_pause_resume_stop(tmp_path: Path) -> None:
     rec = procs.spawn("sleeper", ["sleep", "30"], tmp_path / "s.log")
     assert procs.state(rec) == "running"
     procs.pause(rec)
-    time.sleep(0.1)
     assert procs.state(rec) == "stopped"
     procs.resume(rec)
-    time.sleep(0.1)
     assert procs.state(rec) == "running"
     procs.stop(rec, grace=2)
     assert procs.state(rec) == "exited"
