@@ -11,17 +11,22 @@ from federation.errors import FedctlError
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
 
-def _registrars() -> list[Register]:
-    # Imported here so `fedctl --help` stays fast and each group stays independent.
-    from federation.cli import dev
+# Command groups: module under federation.cli with a register(subparsers) function.
+COMMAND_MODULES = ("dev", "plan", "artifacts", "clusters", "hub", "rollout")
 
-    out: list[Register] = [dev.register]
-    try:
-        from federation.cli import plan
-    except ImportError:  # the plan command lands with the placement engine
-        pass
-    else:
-        out.append(plan.register)
+
+def _registrars() -> list[Register]:
+    import importlib
+
+    out: list[Register] = []
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"federation.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"federation.cli.{name}":
+                raise  # a real missing dependency inside the module
+            continue  # that command group has not landed yet
+        out.append(module.register)
     return out
 
 
