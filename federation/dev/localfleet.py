@@ -31,7 +31,7 @@ from federation.dev import objectstores as ost
 from federation.dev.build import Binaries, ensure_binaries
 from federation.dev.nodes import create_nodes, ready_node_count
 from federation.dev.ports import PortAllocator
-from federation.errors import FleetError, InputError
+from federation.errors import FedctlError, FleetError, InputError
 from federation.fleet import ClusterSpec, Fleet
 
 log = logging.getLogger(__name__)
@@ -313,6 +313,16 @@ class LocalFleet:
 
     async def _start_cluster(self, state: FleetState, c: ClusterState,
                              spec: ClusterSpec | None, bins: Binaries, keys: cp.Pki) -> None:
+        try:
+            await self._start_cluster_steps(c, spec, bins, keys)
+        except (FedctlError, asyncio.CancelledError):
+            raise
+        except Exception as exc:
+            raise FleetError(f"cluster {c.name}: start-up failed: "
+                             f"{type(exc).__name__}: {exc}") from exc
+
+    async def _start_cluster_steps(self, c: ClusterState, spec: ClusterSpec | None,
+                                   bins: Binaries, keys: cp.Pki) -> None:
         paths = self._paths(c.name)
         paths.root.mkdir(parents=True, exist_ok=True)
         if c.kind_cluster:

@@ -7,10 +7,13 @@ the capacity we set and makes the node Ready; kube-scheduler places pods against
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, cast
 
+import aiohttp
 from kubernetes_asyncio import client as k8s
 from kubernetes_asyncio.client.exceptions import ApiException
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from federation.clusters.client import DEFAULT_TIMEOUT
 from federation.fleet import ClusterSpec, NodePool
@@ -94,13 +97,24 @@ async def create_nodes(api: k8s.ApiClient, cluster: ClusterSpec) -> int:
     core = k8s.CoreV1Api(api)
     created = 0
     for manifest in node_manifests(cluster):
-        try:
-            await core.create_node(cast(Any, manifest), _request_timeout=DEFAULT_TIMEOUT)
-            created += 1
-        except ApiException as exc:
-            if exc.status != 409:
-                raise
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception(_transient), wait=wait_exponential_jitter(max=5),
+            stop=stop_after_attempt(8), reraise=True,
+        ):
+            with attempt:
+                try:
+                    await core.create_node(cast(Any, manifest), _request_timeout=DEFAULT_TIMEOUT)
+                    created += 1
+                except ApiException as exc:
+                    if exc.status != 409:  # already there: a restarted fleet keeps its nodes
+                        raise
     return created
+
+
+def _transient(exc: BaseException) -> bool:
+    if isinstance(exc, ApiException):
+        return exc.status in (429, 500, 503, 504)
+    return isinstance(exc, asyncio.TimeoutError | aiohttp.ClientError)
 
 
 async def ready_node_count(api: k8s.ApiClient) -> tuple[int, int]:

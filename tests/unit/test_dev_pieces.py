@@ -143,3 +143,18 @@ def test_stop_escalates_to_sigkill(tmp_path: Path) -> None:
         members = b"".join(x for x in out.stdout.split() if not x.startswith(b"Z"))
         time.sleep(0.05)
     assert members == b""  # the whole group is gone
+
+
+def test_port_allocator_hands_out_distinct_free_ports() -> None:
+    import socket
+
+    from federation.dev.ports import PortAllocator, port_free
+
+    alloc = PortAllocator()
+    ports = [alloc.take() for _ in range(20)]
+    assert len(set(ports)) == 20
+    assert all(port_free(p) for p in ports)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        assert not port_free(busy.getsockname()[1])
