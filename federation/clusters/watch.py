@@ -1,0 +1,147 @@
+"""List-then-watch one resource into a local cache (a small reflector).
+
+* lists first, then watches from the list's resourceVersion;
+* resumes from the last seen resourceVersion (bookmarks included) when a watch ends;
+* relists when the server answers 410 Gone (our version was compacted away);
+* reconnects on silence: each watch asks the server to end after ``timeout_seconds`` and
+  the client gives up ``silence_grace`` seconds later if nothing arrives;
+* backs off (with jitter) on connection errors, so an unreachable cluster costs little.
+
+Objects are kept as plain dicts (raw API JSON), keyed by ``namespace/name``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+from kubernetes_asyncio import watch as k8s_watch
+from kubernetes_asyncio.client.exceptions import ApiException
+
+log = logging.getLogger(__name__)
+
+ListCall = Callable[..., Awaitable[Any]]
+
+
+def object_key(obj: dict[str, Any]) -> str:
+    meta = obj.get("metadata") or {}
+    ns = meta.get("namespace")
+    return f"{ns}/{meta.get('name')}" if ns else str(meta.get("name"))
+
+
+class Reflector:
+    def __init__(
+        self,
+        name: str,
+        list_call: ListCall,
+        *,
+        on_change: Callable[[str, dict[str, Any]], None] | None = None,
+        timeout_seconds: int = 60,
+        silence_grace: float = 15.0,
+        request_timeout: float = 15.0,
+        list_kwargs: dict[str, Any] | None = None,
+    ) -> None:
+        self.name = name
+        self._list = list_call
+        self._on_change = on_change
+        self._timeout_seconds = timeout_seconds
+        self._silence_grace = silence_grace
+        self._request_timeout = request_timeout
+        self._kwargs = dict(list_kwargs or {})
+        self.store: dict[str, dict[str, Any]] = {}
+        self.resource_version: str | None = None
+        self.synced = asyncio.Event()
+        self.relists = 0
+        self.errors = 0
+        self.last_error: str | None = None
+
+    async def list_once(self) -> None:
+        resp = await self._list(**self._kwargs, _preload_content=False,
+                                _request_timeout=self._request_timeout)
+        try:
+            body = await resp.json()
+        finally:
+            resp.release()
+        items = body.get("items") or []
+        fresh = {object_key(o): o for o in items}
+        removed = set(self.store) - set(fresh)
+        self.store = fresh
+        self.resource_version = (body.get("metadata") or {}).get("resourceVersion")
+        self.relists += 1
+        if self._on_change:
+            for key in removed:
+                self._on_change("DELETED", {"metadata": _meta_from_key(key)})
+            for obj in items:
+                self._on_change("SYNC", obj)
+        self.synced.set()
+
+    async def _watch_once(self) -> None:
+        w = k8s_watch.Watch()
+        try:
+            stream = w.stream(
+                self._list, **self._kwargs,
+                resource_version=self.resource_version,
+                timeout_seconds=self._timeout_seconds,
+                allow_watch_bookmarks=True,
+                _request_timeout=self._timeout_seconds + self._silence_grace,
+            )
+            async for event in stream:
+                kind = event["type"]
+                raw = event.get("raw_object") or {}
+                rv = (raw.get("metadata") or {}).get("resourceVersion")
+                if rv:
+                    self.resource_version = rv
+                if kind == "BOOKMARK":
+                    continue
+                key = object_key(raw)
+                if kind == "DELETED":
+                    self.store.pop(key, None)
+                else:
+                    self.store[key] = raw
+                if self._on_change:
+                    self._on_change(kind, raw)
+        finally:
+            await w.close()
+
+    async def run(self) -> None:
+        """Run until cancelled."""
+        backoff = 0.5
+        need_list = True
+        while True:
+            try:
+                if need_list:
+                    await self.list_once()
+                    need_list = False
+                await self._watch_once()
+                backoff = 0.5
+            except asyncio.CancelledError:
+                raise
+            except ApiException as exc:
+                if exc.status == 410:
+                    log.info("%s: resourceVersion too old, relisting", self.name)
+                    need_list = True
+                    continue
+                await self._failed(exc)
+                need_list = need_list or exc.status in (401, 403)
+                await asyncio.sleep(backoff * (1 + random.random()))
+                backoff = min(backoff * 2, 10.0)
+            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+                await self._failed(exc)
+                await asyncio.sleep(backoff * (1 + random.random()))
+                backoff = min(backoff * 2, 10.0)
+
+    async def _failed(self, exc: BaseException) -> None:
+        self.errors += 1
+        self.last_error = f"{type(exc).__name__}: {exc}"[:300]
+        log.debug("%s: watch error: %s", self.name, self.last_error)
+
+
+def _meta_from_key(key: str) -> dict[str, str]:
+    if "/" in key:
+        ns, name = key.split("/", 1)
+        return {"namespace": ns, "name": name}
+    return {"name": key}
