@@ -21,6 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from federation.catalog.gpus import GpuProduct, known_product_names, lookup, suggest
+from federation.catalog.kinds import (
+    WORKLOAD_KINDS,
+    WorkloadKind,
+    known_kind_names,
+    resolve_kind,
+)
 from federation.errors import InputError
 from federation.model.quantity import QuantityError, cpu_millis, memory_bytes
 from policies.reader import Reader, did_you_mean
@@ -74,6 +80,7 @@ class NodePool:
 @dataclass(frozen=True, slots=True)
 class Simulation:
     node_pools: tuple[NodePool, ...]
+    workload_kinds: tuple[WorkloadKind, ...] = WORKLOAD_KINDS  # CRDs installed
 
 
 @dataclass(frozen=True, slots=True)
@@ -333,7 +340,8 @@ class _FleetParser:
         if raw is None:
             return None
         r = self.r
-        s = r.mapping(raw, path, allowed={"nodePools"}, required=("nodePools",))
+        s = r.mapping(raw, path, allowed={"nodePools", "workloadKinds"},
+                      required=("nodePools",))
         pools = []
         for i, item in enumerate(r.sequence(s, (*path, "nodePools"))):
             pools.append(self._pool(item, (*path, "nodePools", i)))
@@ -342,7 +350,18 @@ class _FleetParser:
             if pool.name in seen:
                 r.fail((*path, "nodePools", i, "name"), f"duplicate node pool {pool.name!r}")
             seen.add(pool.name)
-        return Simulation(node_pools=tuple(pools))
+        kinds: list[WorkloadKind] = []
+        if "workloadKinds" in s:
+            for i, name in enumerate(r.sequence(s, (*path, "workloadKinds"))):
+                found = resolve_kind(name) if isinstance(name, str) else None
+                if found is None:
+                    r.fail((*path, "workloadKinds", i), f"unknown workload kind {name!r}",
+                           hint="known: " + ", ".join(known_kind_names()))
+                elif found not in kinds:
+                    kinds.append(found)
+        return Simulation(node_pools=tuple(pools),
+                          workload_kinds=tuple(kinds) if "workloadKinds" in s
+                          else WORKLOAD_KINDS)
 
     def _pool(self, raw: Any, path: PathKey) -> NodePool:
         r = self.r

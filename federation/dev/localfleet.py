@@ -24,9 +24,10 @@ from typing import Any
 
 import aiohttp
 
+from federation.catalog.kinds import WORKLOAD_KINDS
 from federation.clusters.client import api_client
 from federation.dev import controlplane as cp
-from federation.dev import kind, pki, procs
+from federation.dev import crds, kind, pki, procs
 from federation.dev import objectstores as ost
 from federation.dev.build import Binaries, ensure_binaries
 from federation.dev.nodes import create_nodes, ready_node_count
@@ -342,6 +343,11 @@ class LocalFleet:
         await wait_http(f"{c.server}/readyz", api, client_ssl(keys), what=f"{c.name} apiserver",
                         timeout=self.ready_timeout)
         if c.role == "hub":
+            client = await api_client(paths.admin_kubeconfig, c.context)
+            try:
+                await crds.install(client, WORKLOAD_KINDS)  # the hub stores every kind
+            finally:
+                await client.close()
             return
         self._spawn(c, "kube-controller-manager",
                     cp.controller_manager_argv(bins, keys, paths, c.name))
@@ -356,6 +362,8 @@ class LocalFleet:
         assert spec is not None
         client = await api_client(paths.admin_kubeconfig, c.context)
         try:
+            await crds.install(client, spec.simulate.workload_kinds if spec.simulate
+                               else WORKLOAD_KINDS)
             await create_nodes(client, spec)
             expected = sum(p.count for p in spec.simulate.node_pools) if spec.simulate else 0
             await wait_until(lambda: _nodes_ready(client, expected), self.ready_timeout,

@@ -213,3 +213,25 @@ async def test_second_up_on_a_running_fleet_is_refused(local_fleet: LocalFleet) 
         await LocalFleet(local_fleet.state_dir).up(load_fleet_file(FLEET_FILE))
     assert all(procs.alive(p) for p in local_fleet.load().all_procs()
                if p.name != "member3/apiserver")
+
+
+async def test_workload_crds_installed_as_the_fleet_file_says(
+        member_api: dict[str, Any]) -> None:
+    async def groups(cluster: str) -> set[str]:
+        found = await k8s.ApisApi(member_api[cluster]).get_api_versions()
+        return {g.name for g in found.groups}
+
+    hub, full, edge = await groups("hub"), await groups("member1"), await groups("member3")
+    ai = {"kubeflow.org", "trainer.kubeflow.org", "serving.kserve.io", "jobset.x-k8s.io",
+          "batch.volcano.sh", "ray.io"}
+    assert ai <= hub and ai <= full
+    assert "serving.kserve.io" in edge and "kubeflow.org" not in edge
+    custom = k8s.CustomObjectsApi(member_api["member1"])
+    name = f"pt-{uuid.uuid4().hex[:6]}"
+    body = {"apiVersion": "kubeflow.org/v1", "kind": "PyTorchJob", "metadata": {"name": name},
+            "spec": {"pytorchReplicaSpecs": {"Master": {"replicas": 1}}}}
+    await custom.create_namespaced_custom_object("kubeflow.org", "v1", "default",
+                                                 "pytorchjobs", body)
+    got = await custom.get_namespaced_custom_object("kubeflow.org", "v1", "default",
+                                                    "pytorchjobs", name)
+    assert got["spec"]["pytorchReplicaSpecs"]["Master"]["replicas"] == 1

@@ -117,3 +117,17 @@ def test_duplicate_names_rejected() -> None:
 def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="fleet file not found"):
         load_fleet_file(tmp_path / "nope.yaml")
+
+
+def test_workload_kinds_default_to_all_and_are_validated() -> None:
+    fleet = parse_fleet(MINIMAL, "m.yaml")
+    kinds = fleet.cluster("c1").simulate.workload_kinds  # type: ignore[union-attr]
+    assert {k.kind for k in kinds} >= {"PyTorchJob", "InferenceService", "JobSet", "RayJob"}
+    only = parse_fleet(MINIMAL.replace("      nodePools:",
+                                       "      workloadKinds: [InferenceService, ray.io/RayJob]\n"
+                                       "      nodePools:"), "m.yaml")
+    chosen = only.cluster("c1").simulate.workload_kinds  # type: ignore[union-attr]
+    assert [k.kind for k in chosen] == ["InferenceService", "RayJob"]
+    with pytest.raises(InputErrors, match="unknown workload kind 'PytorchJob'"):
+        parse_fleet(MINIMAL.replace("      nodePools:",
+                                    "      workloadKinds: [PytorchJob]\n      nodePools:"))

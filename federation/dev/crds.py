@@ -1,0 +1,70 @@
+"""CustomResourceDefinitions of the AI workload kinds, for clusters with no operator.
+
+The local fleet installs these on the hub (every kind, so templates can be stored) and on
+each member (the kinds its fleet entry lists in ``simulate.workloadKinds``; all by default),
+so API discovery on a member tells which kinds it can run. Group, version, kind and plural
+are the real ones; schemas keep unknown fields (the operators' full schemas are not needed
+to store objects). Status is a subresource, as with the real operators.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, cast
+
+from kubernetes_asyncio import client as k8s
+from kubernetes_asyncio.client.exceptions import ApiException
+
+from federation.catalog.kinds import WorkloadKind
+from federation.clusters.client import DEFAULT_TIMEOUT
+
+
+def crd_manifest(k: WorkloadKind) -> dict[str, Any]:
+    preserve = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": k.crd_name,
+                     "labels": {"fedctl.dev/test-crd": "true"}},
+        "spec": {
+            "group": k.group,
+            "scope": "Namespaced",
+            "names": {"kind": k.kind, "plural": k.plural, "singular": k.kind.lower(),
+                      "listKind": f"{k.kind}List", "shortNames": list(k.short_names)},
+            "versions": [{
+                "name": k.version, "served": True, "storage": True,
+                "schema": {"openAPIV3Schema": {
+                    "type": "object",
+                    "properties": {"spec": preserve, "status": preserve},
+                }},
+                "subresources": {"status": {}},
+            }],
+        },
+    }
+
+
+async def install(api: k8s.ApiClient, kinds: tuple[WorkloadKind, ...],
+                  timeout: float = 60.0) -> None:
+    """Create the CRDs (idempotent) and wait until each is Established."""
+    ext = k8s.ApiextensionsV1Api(api)
+    for k in kinds:
+        try:
+            await ext.create_custom_resource_definition(cast(Any, crd_manifest(k)),
+                                                        _request_timeout=DEFAULT_TIMEOUT)
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    pending = {k.crd_name for k in kinds}
+    while pending and loop.time() < deadline:
+        for name in sorted(pending):
+            crd = await ext.read_custom_resource_definition(name,
+                                                            _request_timeout=DEFAULT_TIMEOUT)
+            conds = (crd.status.conditions if crd.status else None) or []
+            if any(c.type == "Established" and c.status == "True" for c in conds):
+                pending.discard(name)
+        if pending:
+            await asyncio.sleep(0.2)
+    if pending:
+        raise TimeoutError(f"CRDs not established after {timeout:.0f}s: {sorted(pending)}")
