@@ -1,0 +1,1 @@
+"""The local fleet: real control planes and object stores as local processes."""
