@@ -1,1 +1,1 @@
-"""scheduling."""
+"""Placement engine: pure, deterministic (snapshot + demand + policy -> decision)."""

@@ -1,1 +1,1 @@
-"""plugins."""
+"""Scheduler plugins, one per file; registered in ``federation.scheduling.registry``."""

@@ -1,0 +1,111 @@
+"""The scheduler's output: where replicas go, and why."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterAssignment:
+    cluster: str
+    replicas: tuple[tuple[str, int], ...]  # (component, replicas), in demand order
+
+    @property
+    def total(self) -> int:
+        return sum(n for _, n in self.replicas)
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """cluster -> replicas per component; clusters sorted by name, no empty entries."""
+
+    assignments: tuple[ClusterAssignment, ...] = ()
+
+    @property
+    def clusters(self) -> tuple[str, ...]:
+        return tuple(a.cluster for a in self.assignments)
+
+    def replicas(self, cluster: str, component: str | None = None) -> int:
+        for a in self.assignments:
+            if a.cluster == cluster:
+                if component is None:
+                    return a.total
+                return dict(a.replicas).get(component, 0)
+        return 0
+
+    def by_component(self, component: str) -> dict[str, int]:
+        out = {}
+        for a in self.assignments:
+            n = dict(a.replicas).get(component, 0)
+            if n:
+                out[a.cluster] = n
+        return out
+
+    @property
+    def total(self) -> int:
+        return sum(a.total for a in self.assignments)
+
+    @staticmethod
+    def build(per_component: Mapping[str, Mapping[str, int]],
+              order: tuple[str, ...]) -> Placement:
+        """From component -> cluster -> replicas (zeros dropped)."""
+        clusters = sorted({c for m in per_component.values() for c, n in m.items() if n > 0})
+        out = []
+        for cluster in clusters:
+            reps = tuple((comp, per_component.get(comp, {}).get(cluster, 0)) for comp in order)
+            reps = tuple((c, n) for c, n in reps if n > 0)
+            out.append(ClusterAssignment(cluster, reps))
+        return Placement(tuple(out))
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """Why a filter rejected a cluster.
+
+    ``summary`` groups clusters in the one-line diagnosis ("lack H100 (need 8 GPUs per
+    replica)"); ``detail`` is the per-cluster text. ``rule`` is False for capacity-like
+    reasons that do not force running replicas to move.
+    """
+
+    plugin: str
+    summary: str
+    detail: str
+    rule: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterDiagnosis:
+    cluster: str
+    feasible: bool
+    reason: Reason | None = None
+    tier: int | None = None  # index of the first matching ordered affinity term
+    product: str | None = None
+    spot: bool = False
+    scores: tuple[tuple[str, float], ...] = ()  # plugin -> 0..100 (normalised)
+    total: float = 0.0  # weighted score 0..100
+    replicas: int = 0
+    hourly_cost: float = 0.0  # $/h of the replicas placed here
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnosis:
+    clusters: tuple[ClusterDiagnosis, ...]
+    summary: str
+    weights: tuple[tuple[str, float], ...] = ()
+
+    def of(self, cluster: str) -> ClusterDiagnosis:
+        for d in self.clusters:
+            if d.cluster == cluster:
+                return d
+        raise KeyError(cluster)
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    schedulable: bool
+    placement: Placement
+    diagnosis: Diagnosis
+    hourly_cost: float
+    gang: str = "None"
+    message: str = ""

@@ -1,0 +1,218 @@
+"""The scheduling framework: plugin protocols and the per-decision context.
+
+A decision runs every filter on every cluster (first failing filter gives the reason),
+then every weighted scorer on the clusters that passed. Filters return a ``Reason`` or
+None; scorers return a raw number that the runtime normalises to 0-100 across the
+candidates (``higher_is_better`` says which way). The ``Context`` holds what is computed
+once per decision (allowed GPU products, weights) and, per cluster, the ``Fit``: which
+GPU product the workload would use there, how many replicas fit, and what they cost.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+from federation.catalog.egress import EgressMatrix
+from federation.catalog.gpus import GPU_PRODUCTS, matches
+from federation.model.cluster import ClusterSnapshot
+from federation.model.demand import Component, Demand
+from federation.model.placement import Reason
+from federation.scheduling import capacity as cap
+from policies.models import Placement
+
+
+class FilterPlugin(Protocol):
+    name: str
+
+    def filter(self, ctx: Context, cluster: ClusterSnapshot) -> Reason | None: ...
+
+
+class ScorePlugin(Protocol):
+    name: str
+    higher_is_better: bool
+
+    def score(self, ctx: Context, cluster: ClusterSnapshot) -> float: ...
+
+
+@dataclass(slots=True)
+class Fit:
+    product: str | None  # GPU product the replicas would use; None when CPU only / none
+    capacity: dict[str, int]  # component -> replicas that fit alone
+    fits_all: bool  # the whole demand packs into the cluster at once
+    unit_cost: dict[str, float]  # component -> $/h of one replica
+    spot: bool
+    demand_cost: float  # $/h of the whole demand here
+
+
+GANG_SINGLE = "SingleCluster"
+GANG_ALL = "AllOrNothing"
+
+
+class Context:
+    """Everything one decision needs besides the clusters; built once per decision."""
+
+    def __init__(self, demand: Demand, policy: Placement, egress: EgressMatrix) -> None:
+        self.policy = policy
+        self.egress = egress
+        self.demand = effective_demand(demand, policy)
+        self.components = tuple(c for c in self.demand.components if c.replicas > 0)
+        self.gang = policy.gang_mode(demand.kind)
+        self.duplicated = policy.replica_scheduling.type == "Duplicated"
+        self.whole = self.duplicated or self.gang == GANG_SINGLE
+        self.weights = policy.weights()
+        self.terms = policy.terms()
+        self.ordered = bool(policy.cluster_affinities)
+        self.tolerations = policy.cluster_tolerations
+        self.budget = policy.cost.budget_per_hour
+        self.spot_allowed = policy.cost.spot_allowed
+        self.kind_key = f"{self.demand.group}/{self.demand.kind}"
+        gpu = policy.gpu
+        self.gpu_components = tuple(c for c in self.components if c.gpus > 0)
+        self.needs_gpu = bool(self.gpu_components)
+        self.max_gpus = max((c.gpus for c in self.gpu_components), default=0)
+        allowed = gpu.allowed_products() if gpu else frozenset(p.name for p in GPU_PRODUCTS)
+        pins = {c.gpu_product for c in self.gpu_components if c.gpu_product}
+        for pin in pins:
+            allowed = allowed & {pin}
+        if gpu and gpu.min_memory:
+            mib = gpu.min_memory // (1024 * 1024)
+            allowed = frozenset(p.name for p in GPU_PRODUCTS
+                                if p.name in allowed and p.memory_mib >= mib)
+        self.allowed_products = frozenset(allowed)
+        if gpu and gpu.products:
+            self.gpu_label = " or ".join(gpu.products)
+        elif pins:
+            self.gpu_label = " or ".join(sorted(pins))
+        else:
+            self.gpu_label = "GPUs"
+        if gpu and gpu.min_memory:
+            self.gpu_label += f" with >= {gpu.min_memory // 2**30}Gi"
+        rank: dict[str, int] = {}
+        if gpu:
+            for i, pat in enumerate(gpu.preference):
+                for p in GPU_PRODUCTS:
+                    if p.name not in rank and matches(pat, p):
+                        rank[p.name] = i
+        self.preference_rank = rank
+        self.preference_len = len(gpu.preference) if gpu else 0
+        self.datasets = policy.data.datasets
+        self.artifacts = tuple((a.uri, a.size) for a in policy.data.artifacts) + tuple(
+            (uri, 0) for uri in self.demand.artifacts
+            if uri not in {a.uri for a in policy.data.artifacts})
+        self.tiers: dict[str, int] = {}
+        self._fits: dict[str, Fit] = {}
+        self._candidates: dict[str, list[str]] = {}
+
+    # -- per cluster ---------------------------------------------------------------------
+
+    def tier(self, cluster: ClusterSnapshot) -> int | None:
+        """Index of the first affinity term the cluster matches (0 without terms)."""
+        if cluster.name in self.tiers:
+            return self.tiers[cluster.name]
+        if not self.terms:
+            self.tiers[cluster.name] = 0
+            return 0
+        for i, term in enumerate(self.terms):
+            if term.matches(cluster.name, cluster.labels, cluster.region, cluster.provider,
+                            cluster.zone):
+                self.tiers[cluster.name] = i
+                return i
+        return None
+
+    def fit(self, cluster: ClusterSnapshot) -> Fit:
+        found = self._fits.get(cluster.name)
+        if found is None:
+            found = self._compute_fit(cluster)
+            self._fits[cluster.name] = found
+        return found
+
+    def candidate_products(self, cluster: ClusterSnapshot) -> list[str]:
+        """Allowed products of the cluster on nodes big enough for one replica, sorted."""
+        if not self.needs_gpu:
+            return []
+        found = self._candidates.get(cluster.name)
+        if found is None:
+            biggest = cluster.max_gpus_per_node
+            need = self.max_gpus
+            allowed = self.allowed_products
+            found = [p for p in cluster.gpu_products if p in allowed and biggest[p] >= need]
+            if len(found) > 1:
+                found.sort()
+            self._candidates[cluster.name] = found
+        return found
+
+    def _compute_fit(self, cluster: ClusterSnapshot) -> Fit:
+        if not self.needs_gpu:
+            return self._fit_for(cluster, None)
+        candidates = self.candidate_products(cluster)
+        if len(candidates) == 1:
+            return self._fit_for(cluster, candidates[0])
+        best: tuple[tuple[int, int, float, str], Fit] | None = None
+        for product in candidates:
+            fit = self._fit_for(cluster, product)
+            usable = fit.fits_all if self.whole else min(fit.capacity.values()) > 0
+            key = (0 if usable else 1, self.preference_rank.get(product, self.preference_len),
+                   fit.demand_cost, product)
+            if best is None or key < best[0]:
+                best = (key, fit)
+        if best is None:
+            return Fit(None, {c.name: 0 for c in self.components}, False,
+                       {c.name: 0.0 for c in self.components}, False, 0.0)
+        return best[1]
+
+    def _fit_for(self, cluster: ClusterSnapshot, product: str | None) -> Fit:
+        groups = cluster.node_groups
+        if len(self.components) == 1:  # the common case, inlined: this runs per cluster
+            c = self.components[0]
+            total = 0
+            g, cpu, mem = c.gpus, c.cpu_millis, c.memory_bytes
+            for grp in groups:
+                if g:
+                    if grp.gpu_product != product:
+                        continue
+                    k = grp.gpus_free // g
+                else:
+                    k = cap.UNBOUNDED
+                if cpu:
+                    k = min(k, grp.cpu_free_millis // cpu)
+                if mem:
+                    k = min(k, grp.memory_free_bytes // mem)
+                total += grp.count * k
+            capacity = {c.name: min(total, cap.UNBOUNDED)}
+            fits_all = total >= c.replicas
+        else:
+            capacity = {c.name: cap.capacity(groups, c, product) for c in self.components}
+            fits_all = cap.pack(groups, [(c, c.replicas) for c in self.components],
+                                product) is not None
+        spot = False
+        gpu_price = 0.0
+        if product is not None:
+            price = cluster.prices.get(product)
+            if price is not None:
+                gpu_price = price.on_demand
+                if self.spot_allowed and cluster.spot_available and price.spot is not None:
+                    gpu_price, spot = price.spot, True
+        unit = {c.name: (c.gpus * gpu_price if c.gpus else
+                         c.cpu_millis / 1000 * cluster.vcpu_hourly)
+                for c in self.components}
+        demand_cost = sum(unit[c.name] * c.replicas for c in self.components)
+        return Fit(product, capacity, fits_all, unit, spot, demand_cost)
+
+    def capacity_after(self, cluster: ClusterSnapshot, assigned: list[tuple[Component, int]],
+                       comp: Component) -> int:
+        """Replicas of ``comp`` that still fit after ``assigned`` is packed."""
+        product = self.fit(cluster).product
+        left = cap.pack(cluster.node_groups, assigned, product)
+        return 0 if left is None else cap.capacity(left, comp, product)
+
+
+def effective_demand(demand: Demand, policy: Placement) -> Demand:
+    """Apply ``gpu.perReplica``: it sets the GPUs of every GPU component (or of all)."""
+    if policy.gpu is None or policy.gpu.per_replica is None:
+        return demand
+    n = policy.gpu.per_replica
+    any_gpu = any(c.gpus for c in demand.components)
+    comps = tuple(replace(c, gpus=n) if (c.gpus or not any_gpu) else c
+                  for c in demand.components)
+    return replace(demand, components=comps)
