@@ -33,7 +33,7 @@ from federation.dev.build import Binaries, ensure_binaries
 from federation.dev.nodes import create_nodes, ready_node_count
 from federation.dev.ports import PortAllocator
 from federation.errors import FedctlError, FleetError, InputError
-from federation.fleet import ClusterSpec, Fleet
+from federation.fleet import ClusterSpec, Fleet, ObjectStoreSpec
 
 log = logging.getLogger(__name__)
 
@@ -272,7 +272,7 @@ class LocalFleet:
         return ClusterState(name=name, role=role, server=f"https://127.0.0.1:{p['apiserver']}",
                             context=name, ports=p)
 
-    def _plan_store(self, spec: Any, ports: PortAllocator) -> StoreState:
+    def _plan_store(self, spec: ObjectStoreSpec, ports: PortAllocator) -> StoreState:
         data = self.state_dir / "stores" / spec.name
         if spec.provider == "s3":
             p = {"api": ports.take(), "console": ports.take()}
