@@ -1,0 +1,1 @@
+"""Render per-cluster objects (pure) and apply them to members (server-side apply)."""
