@@ -25,7 +25,8 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     return f"did you mean {close[0]!r}?" if close else None
 
 
-def _type_name(value: Any) -> str:
+def type_name(value: Any) -> str:
+    """The YAML-ish name of a value's type, for error messages."""
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -66,7 +67,7 @@ class Reader:
         if value is None:
             value = {}
         if not isinstance(value, dict):
-            self.fail(path, f"expected a mapping, got {_type_name(value)}")
+            self.fail(path, f"expected a mapping, got {type_name(value)}")
             return {}
         if allowed is not None:
             allowed_set = set(allowed)
@@ -103,7 +104,7 @@ class Reader:
                 return ""
             return default
         if not isinstance(value, str):
-            self.fail(path, f"expected a string, got {_type_name(value)}")
+            self.fail(path, f"expected a string, got {type_name(value)}")
             return default if default is not _MISSING else ""
         if choices is not None:
             options = list(choices)
@@ -133,7 +134,7 @@ class Reader:
                 return 0
             return default
         if isinstance(value, bool) or not isinstance(value, int):
-            self.fail(path, f"expected an integer, got {_type_name(value)}")
+            self.fail(path, f"expected an integer, got {type_name(value)}")
             return default if default is not _MISSING else 0
         if minimum is not None and value < minimum:
             self.fail(path, f"must be >= {minimum}, got {value}")
@@ -158,7 +159,7 @@ class Reader:
                 return 0.0
             return default
         if isinstance(value, bool) or not isinstance(value, int | float):
-            self.fail(path, f"expected a number, got {_type_name(value)}")
+            self.fail(path, f"expected a number, got {type_name(value)}")
             return default if default is not _MISSING else 0.0
         if minimum is not None and value < minimum:
             self.fail(path, f"must be >= {minimum}, got {value}")
@@ -171,7 +172,7 @@ class Reader:
         if value is _MISSING or value is None:
             return default
         if not isinstance(value, bool):
-            self.fail(path, f"expected true or false, got {_type_name(value)}")
+            self.fail(path, f"expected true or false, got {type_name(value)}")
             return default
         return value
 
@@ -182,7 +183,7 @@ class Reader:
         if value is None:
             return []
         if not isinstance(value, list):
-            self.fail(path, f"expected a list, got {_type_name(value)}")
+            self.fail(path, f"expected a list, got {type_name(value)}")
             return []
         return value
 
@@ -193,12 +194,12 @@ class Reader:
         if value is None:
             return {}
         if not isinstance(value, dict):
-            self.fail(path, f"expected a mapping of strings, got {_type_name(value)}")
+            self.fail(path, f"expected a mapping of strings, got {type_name(value)}")
             return {}
         out: dict[str, str] = {}
         for k, v in value.items():
             if isinstance(v, bool) or not isinstance(v, str | int | float):
-                self.fail((*path, k), f"expected a string, got {_type_name(v)}")
+                self.fail((*path, k), f"expected a string, got {type_name(v)}")
                 continue
             out[str(k)] = str(v)
         return out

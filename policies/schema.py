@@ -26,7 +26,7 @@ from collections.abc import Callable, Hashable
 from typing import Any, Protocol
 
 from federation.model.quantity import QuantityError, memory_bytes
-from policies.reader import Reader, did_you_mean
+from policies.reader import Reader, did_you_mean, type_name
 from policies.source import PathKey
 
 MISSING: Any = dataclasses.MISSING
@@ -141,24 +141,6 @@ def _default_of(info: FieldInfo) -> Any:
     return None
 
 
-def _type_name(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "list"
-    if isinstance(value, dict):
-        return "mapping"
-    return type(value).__name__
-
-
 class Decoder:
     """Reads models from located YAML data; errors collect in ``reader.errors``."""
 
@@ -205,7 +187,7 @@ class Decoder:
         if origin is tuple:
             item_tp = typing.get_args(tp)[0]
             if not isinstance(raw, list):
-                self.fail(path, f"expected a list, got {_type_name(raw)}")
+                self.fail(path, f"expected a list, got {type_name(raw)}")
                 return ()
             if info.min_items is not None and len(raw) < info.min_items:
                 self.fail(path, f"needs at least {info.min_items} item(s)")
@@ -217,18 +199,18 @@ class Decoder:
             return self._string(raw, path, info)
         if tp is bool:
             if not isinstance(raw, bool):
-                self.fail(path, f"expected true or false, got {_type_name(raw)}")
+                self.fail(path, f"expected true or false, got {type_name(raw)}")
                 return False
             return raw
         if tp is int:
             if isinstance(raw, bool) or not isinstance(raw, int):
-                self.fail(path, f"expected an integer, got {_type_name(raw)}")
+                self.fail(path, f"expected an integer, got {type_name(raw)}")
                 return 0
             self._bounds(raw, path, info)
             return raw
         if tp is float:
             if isinstance(raw, bool) or not isinstance(raw, int | float):
-                self.fail(path, f"expected a number, got {_type_name(raw)}")
+                self.fail(path, f"expected a number, got {type_name(raw)}")
                 return 0.0
             if raw != raw or raw in (float("inf"), float("-inf")):
                 self.fail(path, "expected a finite number")
@@ -239,7 +221,7 @@ class Decoder:
 
     def _string(self, raw: Any, path: PathKey, info: FieldInfo) -> str:
         if not isinstance(raw, str):
-            self.fail(path, f"expected a string, got {_type_name(raw)}")
+            self.fail(path, f"expected a string, got {type_name(raw)}")
             return ""
         if info.enum is not None and raw not in info.enum:
             self.fail(path, f"invalid value {raw!r}",
@@ -256,7 +238,7 @@ class Decoder:
 
     def _quantity(self, raw: Any, path: PathKey, info: FieldInfo) -> int:
         if isinstance(raw, bool) or not isinstance(raw, str | int | float):
-            self.fail(path, f"expected a quantity such as 40Gi, got {_type_name(raw)}")
+            self.fail(path, f"expected a quantity such as 40Gi, got {type_name(raw)}")
             return 0
         try:
             value = memory_bytes(raw)
@@ -273,19 +255,19 @@ class Decoder:
              info: FieldInfo) -> tuple[tuple[str, Any], ...]:
         if not isinstance(raw, dict):
             kind = "numbers" if numbers else "strings"
-            self.fail(path, f"expected a mapping of {kind}, got {_type_name(raw)}")
+            self.fail(path, f"expected a mapping of {kind}, got {type_name(raw)}")
             return ()
         out: list[tuple[str, Any]] = []
         for k, v in raw.items():
             if numbers:
                 if isinstance(v, bool) or not isinstance(v, int | float) or v != v:
-                    self.fail((*path, k), f"expected a number, got {_type_name(v)}")
+                    self.fail((*path, k), f"expected a number, got {type_name(v)}")
                     continue
                 self._bounds(v, (*path, k), info)
                 out.append((str(k), float(v)))
             else:
                 if isinstance(v, bool) or not isinstance(v, str | int | float):
-                    self.fail((*path, k), f"expected a string, got {_type_name(v)}")
+                    self.fail((*path, k), f"expected a string, got {type_name(v)}")
                     continue
                 out.append((str(k), str(v)))
         return tuple(sorted(out))
