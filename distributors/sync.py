@@ -1,0 +1,495 @@
+"""Executing sync plans: parallel, verified, resumable transfers between stores.
+
+``Syncer`` loads (or builds and seals) the source manifest, plans each destination with
+the pure planner, runs the actions in one thread pool (SDK calls block; s3transfer and
+google resumable media do their own part-level parallelism inside), retries transient
+failures with tenacity, verifies every written object against the manifest and publishes
+a destination's receipt and then its manifest only when all of its files are verified.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from tenacity import (
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_random_exponential,
+)
+
+from distributors import manifest as mf
+from distributors.checksums import Digest
+from distributors.errors import ChecksumMismatch, ManifestError, ObjectNotFound, StoreError
+from distributors.manifest import FileEntry, Manifest, Receipt
+from distributors.planner import Kind, Plan, plan_destination, refresh_source
+from distributors.progress import Events, NullEvents, RateLimiter
+from distributors.relay import FanoutPlan, StoreInfo, plan_fanout
+from distributors.retention import versions_to_delete
+from distributors.store import ObjectMeta, ReadStream, Store
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+_BUF = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class SyncOptions:
+    transfers: int = 8  # files in flight
+    dry_run: bool = False
+    bandwidth: float | None = None  # bytes/s over all streamed transfers
+    seal_source: bool = True  # write a manifest to a source that has none (or a stale one)
+    retries: int = 5
+    retry_wait_max: float = 10.0
+    relay: bool = True
+    now: Callable[[], str] = field(
+        default=lambda: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+
+
+@dataclass
+class StoreResult:
+    store: str
+    plan: Plan | None = None
+    copied: list[str] = field(default_factory=list)
+    server_side: list[str] = field(default_factory=list)
+    checked: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    bytes_copied: int = 0
+    published: bool = False
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def _retryable(exc: BaseException) -> bool:
+    return isinstance(exc, StoreError) and exc.retryable
+
+
+class HashingReader:
+    """A forward-only file-like view of a source object that hashes what passes through,
+    counts bytes for progress and obeys the shared rate limit. Memory: one SDK chunk."""
+
+    def __init__(self, stream: ReadStream, limiter: RateLimiter,
+                 on_bytes: Callable[[int], None]) -> None:
+        self._s = stream
+        self._limiter = limiter
+        self._on_bytes = on_bytes
+        self.digest = Digest()
+        self.local_path: str | None = getattr(stream, "local_path", None)
+
+    def read(self, n: int = -1, /) -> bytes:
+        data = self._s.read(n)
+        if data:
+            self._limiter.acquire(len(data))
+            self.digest.update(data)
+            self._on_bytes(len(data))
+        return data
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def tell(self) -> int:
+        return self.digest.size
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        if whence == 0 and pos == self.digest.size:
+            return pos
+        import io
+
+        raise io.UnsupportedOperation("forward-only stream")
+
+    def close(self) -> None:
+        self._s.close()
+
+
+class _Progress:
+    def __init__(self, events: Events, total_bytes: int, total_files: int) -> None:
+        self.events = events
+        self.lock = threading.Lock()
+        self.bytes_total, self.files_total = total_bytes, total_files
+        self.bytes_done = self.files_done = 0
+        self._last = 0.0
+
+    def add_bytes(self, n: int) -> None:
+        with self.lock:
+            self.bytes_done += n
+            now = time.monotonic()
+            if now - self._last < 0.5:
+                return
+            self._last = now
+            ev = self._snapshot()
+        self.events.emit(ev)
+
+    def file_done(self) -> None:
+        with self.lock:
+            self.files_done += 1
+
+    def _snapshot(self) -> dict[str, Any]:
+        return {"event": "progress", "bytes_done": self.bytes_done,
+                "bytes_total": self.bytes_total, "files_done": self.files_done,
+                "files_total": self.files_total}
+
+
+class Syncer:
+    def __init__(self, options: SyncOptions | None = None, events: Events | None = None) -> None:
+        self.opts = options or SyncOptions()
+        self.events = events or NullEvents()
+        self.limiter = RateLimiter(self.opts.bandwidth)
+
+    # ---- helpers -----------------------------------------------------------------------
+    def _retry(self, fn: Callable[[], T]) -> T:
+        for attempt in Retrying(
+            retry=retry_if_exception(_retryable),
+            stop=stop_after_attempt(max(1, self.opts.retries)),
+            wait=wait_random_exponential(multiplier=0.2, max=self.opts.retry_wait_max),
+            reraise=True,
+        ):
+            with attempt:
+                return fn()
+        raise AssertionError("unreachable")
+
+    def _pool(self) -> ThreadPoolExecutor:
+        return ThreadPoolExecutor(max_workers=max(1, self.opts.transfers),
+                                  thread_name_prefix="fedctl-sync")
+
+    # ---- manifests ---------------------------------------------------------------------
+    def read_manifest(self, store: Store, model: str, version: str) -> Manifest | None:
+        key = mf.manifest_key(model, version)
+        try:
+            data = self._retry(lambda: store.read_bytes(key))
+        except ObjectNotFound:
+            return None
+        m = Manifest.from_json(data, f"{store.name}:{key}")
+        if (m.model, m.version) != (model, version):
+            raise ManifestError(f"{store.name}:{key} describes {m.model}/{m.version}")
+        return m
+
+    def read_receipt(self, store: Store, model: str, version: str) -> Receipt | None:
+        try:
+            return Receipt.from_json(
+                self._retry(lambda: store.read_bytes(mf.receipt_key(model, version))))
+        except ObjectNotFound:
+            return None
+
+    def listing(self, store: Store, model: str, version: str) -> dict[str, ObjectMeta]:
+        prefix = mf.data_prefix(model, version)
+        cut = len(prefix) + 1
+        metas = self._retry(lambda: list(store.list(prefix + "/")))
+        return {m.key[cut:]: m for m in metas}
+
+    def source_manifest(self, store: Store, model: str, version: str) -> Manifest:
+        """The source's manifest, rebuilt for files that changed and sealed on the source."""
+        with self._pool() as pool:
+            fm = pool.submit(self.read_manifest, store, model, version)
+            fr = pool.submit(self.read_receipt, store, model, version)
+            fl = pool.submit(self.listing, store, model, version)
+            old, receipt, listing = fm.result(), fr.result(), fl.result()
+            if not listing:
+                if old is not None:
+                    raise ManifestError(f"{store.name}: {model}/{version} has a manifest but "
+                                        "no files", hint="the version was damaged; re-upload")
+                raise ManifestError(f"{store.name}: no model version {model}/{version}",
+                                    hint=f"`fedctl artifacts ls {store.name}` lists versions")
+            refresh = refresh_source(old, receipt, listing)
+            if refresh.current and old is not None and len(old.files) == len(listing):
+                if receipt is None or receipt.identity != old.identity:
+                    self._write_receipt(store, old, listing, {})
+                return old
+            cut = len(mf.data_prefix(model, version)) + 1
+            hashed = list(pool.map(lambda meta: self._hash(store, meta.key[cut:], meta),
+                                   refresh.rehash))
+        files = list(refresh.reuse) + hashed
+        created = old.created if old is not None else self.opts.now()
+        new = Manifest.build(model, version, files, created)
+        self.events.emit({"event": "sealed", "store": store.name, "model": model,
+                          "version": version, "files": len(hashed),
+                          "identity": new.identity, "written": self.opts.seal_source
+                          and not self.opts.dry_run})
+        if self.opts.seal_source and not self.opts.dry_run:
+            if old is not None and old.identity != new.identity:
+                store.delete(mf.manifest_key(model, version))
+            self._write_receipt(store, new, listing, {})
+            self._retry(lambda: store.write_bytes(mf.manifest_key(model, version),
+                                                  new.to_json()))
+        return new
+
+    def _hash(self, store: Store, path: str, meta: ObjectMeta) -> FileEntry:
+        def run() -> FileEntry:
+            s = store.open_read(meta.key)
+            d = Digest()
+            try:
+                while buf := s.read(_BUF):
+                    self.limiter.acquire(len(buf))
+                    d.update(buf)
+            finally:
+                s.close()
+            if d.size != meta.size:
+                raise ChecksumMismatch(store.name, f"{meta.key}: read {d.size} bytes, "
+                                                   f"listed {meta.size}")
+            return FileEntry(path, d.size, d.sha256, d.crc32c)
+        return self._retry(run)
+
+    def _write_receipt(self, store: Store, m: Manifest, listing: dict[str, ObjectMeta],
+                       verified: dict[str, str]) -> None:
+        files = {}
+        for f in m.files:
+            fp = verified.get(f.path) or (listing[f.path].fingerprint
+                                          if f.path in listing else None)
+            if fp is not None:
+                files[f.path] = (f.sha256, fp)
+        r = Receipt(identity=m.identity, files=files)
+        self._retry(lambda: store.write_bytes(mf.receipt_key(m.model, m.version), r.to_json()))
+
+    # ---- one destination ---------------------------------------------------------------
+    def plan(self, dest: Store, m: Manifest) -> tuple[Plan, dict[str, ObjectMeta]]:
+        dm = self.read_manifest(dest, m.model, m.version)
+        rc = self.read_receipt(dest, m.model, m.version)
+        listing = self.listing(dest, m.model, m.version)
+        return plan_destination(dest.name, m, dm, rc, listing), listing
+
+    def sync(self, source: Store, m: Manifest, dests: Sequence[Store],
+             server_side: Callable[[Store, Store], bool] | None = None) -> list[StoreResult]:
+        """Make every store in ``dests`` hold version ``m`` read from ``source``."""
+        same = server_side or (lambda a, b: a.copy_domain is not None
+                               and a.copy_domain == b.copy_domain)
+        results = [StoreResult(d.name) for d in dests]
+        with self._pool() as pool:
+            planned = [pool.submit(self.plan, d, m) for d in dests]
+            plans: list[tuple[Plan, dict[str, ObjectMeta]] | None] = []
+            for d, r, fut in zip(dests, results, planned, strict=True):
+                try:
+                    plans.append(fut.result())
+                except StoreError as exc:
+                    r.errors.append(str(exc))
+                    self.events.emit({"event": "failed", "store": d.name, "error": str(exc)})
+                    plans.append(None)
+            for d, r, p in zip(dests, results, plans, strict=True):
+                if p is None:
+                    continue
+                r.plan = p[0]
+                self.events.emit({
+                    "event": "plan", "store": d.name, "model": m.model, "version": m.version,
+                    "identity": m.identity, "copy": len(p[0].of(Kind.COPY)),
+                    "check": len(p[0].of(Kind.CHECK)), "skip": len(p[0].of(Kind.SKIP)),
+                    "delete": len(p[0].of(Kind.DELETE)), "copy_bytes": p[0].copy_bytes,
+                    "server_side": same(source, d), "dry_run": self.opts.dry_run})
+            if self.opts.dry_run:
+                return results
+            work = [(d, r, p) for d, r, p in zip(dests, results, plans, strict=True)
+                    if p is not None]
+            total = sum(p[0].copy_bytes for _, _, p in work)
+            nfiles = sum(len(p[0].actions) for _, _, p in work)
+            progress = _Progress(self.events, total, nfiles)
+            for d, _r, p in work:
+                if p[0].unpublish_first:
+                    self._unpublish(d, m)
+            futures: list[tuple[Store, StoreResult, str, Future[str | None]]] = []
+            entries = m.by_path()
+            for d, r, p in work:
+                for a in p[0].actions:
+                    if a.kind is Kind.SKIP:
+                        progress.file_done()
+                        continue
+                    job = pool.submit(self._act, source, d, m, entries.get(a.path), a.kind,
+                                      a.path, same(source, d), r, progress)
+                    futures.append((d, r, a.path, job))
+            verified: dict[str, dict[str, str]] = {d.name: {} for d in dests}
+            for d, r, path, job in futures:
+                try:
+                    fp = job.result()
+                    if fp is not None:
+                        verified[d.name][path] = fp
+                except Exception as exc:
+                    msg = str(exc) if isinstance(exc, StoreError | ManifestError) \
+                        else f"{type(exc).__name__}: {exc}"
+                    r.errors.append(f"{path}: {msg}")
+                    self.events.emit({"event": "failed", "store": d.name, "path": path,
+                                      "error": msg})
+            for d, r, p in work:
+                self._finish(d, r, m, p[0], p[1], verified[d.name])
+        return results
+
+    def _unpublish(self, dest: Store, m: Manifest) -> None:
+        self._retry(lambda: dest.delete(mf.manifest_key(m.model, m.version)))
+
+    def _act(self, source: Store, dest: Store, m: Manifest, entry: FileEntry | None,
+             kind: Kind, path: str, server_side: bool, result: StoreResult,
+             progress: _Progress) -> str | None:
+        key = mf.data_key(m.model, m.version, path)
+        if kind is Kind.DELETE:
+            self._retry(lambda: dest.delete(key))
+            result.deleted.append(path)
+            progress.file_done()
+            return None
+        assert entry is not None
+        if kind is Kind.CHECK:
+            fp = self._retry(lambda: self._check(dest, key, entry))
+            if fp is not None:
+                result.checked.append(path)
+                progress.file_done()
+                self.events.emit({"event": "file", "store": dest.name, "path": path,
+                                  "action": "verified", "bytes": 0})
+                return fp
+        src_key = mf.data_key(m.model, m.version, path)
+        meta = self._retry(lambda: self._transfer(source, src_key, dest, key, entry,
+                                                  server_side, progress))
+        (result.server_side if server_side else result.copied).append(path)
+        result.bytes_copied += entry.size
+        progress.file_done()
+        self.events.emit({"event": "file", "store": dest.name, "path": path,
+                          "action": "server-side" if server_side else "copied",
+                          "bytes": entry.size})
+        return meta.fingerprint
+
+    def _check(self, dest: Store, key: str, entry: FileEntry) -> str | None:
+        """The object's fingerprint if its content matches ``entry``, else None."""
+        meta = dest.stat(key, checksum=True)
+        if meta is None or meta.size != entry.size:
+            return None
+        if meta.crc32c is not None:
+            return meta.fingerprint if meta.crc32c == entry.crc32c else None
+        s = dest.open_read(key)
+        d = Digest()
+        try:
+            while buf := s.read(_BUF):
+                d.update(buf)
+        finally:
+            s.close()
+        return meta.fingerprint if d.sha256 == entry.sha256 else None
+
+    def _transfer(self, source: Store, src_key: str, dest: Store, key: str,
+                  entry: FileEntry, server_side: bool, progress: _Progress) -> ObjectMeta:
+        if server_side:
+            meta = dest.copy_from(source, src_key, key, entry.size, entry.crc32c)
+            progress.add_bytes(entry.size)
+        else:
+            reader = HashingReader(source.open_read(src_key), self.limiter, progress.add_bytes)
+            try:
+                meta = dest.write(key, reader, entry.size, entry.crc32c)  # type: ignore[arg-type]
+            finally:
+                reader.close()
+            if reader.digest.size and (reader.digest.size != entry.size
+                                       or reader.digest.sha256 != entry.sha256):
+                dest.delete(key)
+                raise ChecksumMismatch(
+                    source.name, f"{src_key}: content differs from the manifest "
+                                 f"(read {reader.digest.size} bytes)",
+                    hint="the source changed during the sync; run it again")
+        if meta.size != entry.size or (meta.crc32c is not None
+                                       and meta.crc32c != entry.crc32c):
+            dest.delete(key)
+            raise ChecksumMismatch(dest.name, f"{key}: stored object does not match the "
+                                              f"manifest after copy")
+        return meta
+
+    def _finish(self, dest: Store, r: StoreResult, m: Manifest, plan: Plan,
+                listing: dict[str, ObjectMeta], verified: dict[str, str]) -> None:
+        if not plan.publish:
+            return
+        try:
+            if r.errors:
+                # Keep what was verified so a resume does not check it again; no manifest.
+                self._write_receipt(dest, m, _skipped(plan, listing), verified)
+                return
+            self._write_receipt(dest, m, _skipped(plan, listing), verified)
+            self._retry(lambda: dest.write_bytes(mf.manifest_key(m.model, m.version),
+                                                 m.to_json()))
+        except StoreError as exc:
+            r.errors.append(str(exc))
+            self.events.emit({"event": "failed", "store": dest.name, "error": str(exc)})
+            return
+        r.published = True
+        self.events.emit({"event": "published", "store": dest.name, "model": m.model,
+                          "version": m.version, "identity": m.identity})
+
+    # ---- fan-out -----------------------------------------------------------------------
+    def fanout(self, origin: Store, model: str, version: str, targets: Sequence[Store],
+               *, relay: bool | None = None) -> tuple[FanoutPlan, list[StoreResult]]:
+        """origin -> one relay per region -> edges; each stage published before the next."""
+        m = self.source_manifest(origin, model, version)
+        by_name = {s.name: s for s in [origin, *targets]}
+        info = {s.name: StoreInfo(s.name, s.region, bool(getattr(getattr(s, "cfg", None),
+                                                                  "edge", False)),
+                                  s.copy_domain) for s in by_name.values()}
+        plan = plan_fanout(info[origin.name], [info[t.name] for t in targets],
+                           relay=self.opts.relay if relay is None else relay)
+        self.events.emit({"event": "fanout", "relays": dict(plan.relays),
+                          "stages": [[{"from": h.source, "to": h.dest,
+                                       "server_side": h.server_side} for h in st]
+                                     for st in plan.stages]})
+        results: dict[str, StoreResult] = {}
+        failed: set[str] = set()
+        for stage in plan.stages:
+            groups: dict[str, list[Store]] = {}
+            for hop in stage:
+                if hop.source in failed:
+                    r = StoreResult(hop.dest, errors=[f"relay {hop.source} failed"])
+                    results[hop.dest] = r
+                    failed.add(hop.dest)
+                    continue
+                groups.setdefault(hop.source, []).append(by_name[hop.dest])
+            with ThreadPoolExecutor(max_workers=max(1, len(groups))) as outer:
+                futs = {src: outer.submit(self.sync, by_name[src], m, dsts)
+                        for src, dsts in groups.items()}
+                for fut in futs.values():
+                    for r in fut.result():
+                        results[r.store] = r
+                        if not r.ok or (not r.published and r.plan is not None
+                                        and r.plan.publish and not self.opts.dry_run):
+                            failed.add(r.store)
+            if self.opts.dry_run:
+                break
+        return plan, [results[t.name] for t in targets if t.name in results]
+
+    # ---- retention ---------------------------------------------------------------------
+    def versions(self, store: Store, model: str) -> list[Manifest]:
+        prefix = mf.manifests_prefix(model) + "/"
+        out = []
+        for meta in self._retry(lambda: list(store.list(prefix))):
+            if not meta.key.endswith(".json"):
+                continue
+            version = meta.key[len(prefix):-len(".json")]
+            if "/" in version:
+                continue
+            m = self.read_manifest(store, model, version)
+            if m is not None:
+                out.append(m)
+        return out
+
+    def apply_retention(self, store: Store, model: str, keep: int,
+                        in_use: Iterable[str]) -> list[str]:
+        found = self.versions(store, model)
+        doomed = versions_to_delete([(m.version, m.created) for m in found], keep,
+                                    set(in_use))
+        for v in doomed:
+            if self.opts.dry_run:
+                continue
+            self.delete_version(store, model, v)
+            self.events.emit({"event": "deleted-version", "store": store.name,
+                              "model": model, "version": v})
+        return doomed
+
+    def delete_version(self, store: Store, model: str, version: str) -> None:
+        """Unpublish first (manifest), then the files, then the receipt."""
+        self._retry(lambda: store.delete(mf.manifest_key(model, version)))
+        prefix = mf.data_prefix(model, version) + "/"
+        metas = self._retry(lambda: list(store.list(prefix)))
+        with self._pool() as pool:
+            list(pool.map(lambda meta: self._retry(lambda: store.delete(meta.key)), metas))
+        self._retry(lambda: store.delete(mf.receipt_key(model, version)))
+
+
+def _skipped(plan: Plan, listing: dict[str, ObjectMeta]) -> dict[str, ObjectMeta]:
+    return {a.path: listing[a.path] for a in plan.actions
+            if a.kind is Kind.SKIP and a.path in listing}
