@@ -23,9 +23,16 @@ def pod(gpu: int | None = None, cpu: str = "1", mem: str = "1Gi",
     return {"spec": spec}
 
 
-def obj(kind: str, spec: dict[str, Any], api: str = "v1") -> dict[str, Any]:
-    return {"apiVersion": api, "kind": kind, "metadata": {"name": "w", "namespace": "ns",
-                                                         "labels": {"a": "b"}}, "spec": spec}
+REAL_API = {"PyTorchJob": "kubeflow.org/v1", "TFJob": "kubeflow.org/v1",
+            "MPIJob": "kubeflow.org/v2beta1", "JobSet": "jobset.x-k8s.io/v1alpha2",
+            "RayJob": "ray.io/v1", "RayCluster": "ray.io/v1",
+            "InferenceService": "serving.kserve.io/v1beta1", "Job": "batch/v1",
+            "Deployment": "apps/v1", "StatefulSet": "apps/v1"}
+
+
+def obj(kind: str, spec: dict[str, Any], api: str | None = None) -> dict[str, Any]:
+    return {"apiVersion": api or REAL_API.get(kind, "v1"), "kind": kind,
+            "metadata": {"name": "w", "namespace": "ns", "labels": {"a": "b"}}, "spec": spec}
 
 
 @pytest.mark.parametrize(("o", "expected"), [
@@ -107,4 +114,6 @@ def test_errors_name_the_field(o: Any, path: tuple[Any, ...], message: str) -> N
 
 
 def test_supported_kinds() -> None:
-    assert {"Deployment", "PyTorchJob", "InferenceService", "JobSet"} <= set(supported_kinds())
+    assert {"apps/Deployment", "kubeflow.org/PyTorchJob", "serving.kserve.io/InferenceService",
+            "jobset.x-k8s.io/JobSet", "batch/Job", "batch.volcano.sh/Job",
+            "trainer.kubeflow.org/TrainJob"} <= set(supported_kinds())

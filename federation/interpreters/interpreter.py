@@ -1,0 +1,252 @@
+"""Read and rewrite workload objects through their ``KindSpec`` (pure functions on dicts).
+
+The hub asks one ``Interpreters`` registry, built from the built-in kinds plus any
+declarative ``WorkloadInterpreter`` documents, for a workload's components and replicas,
+for a copy with other replicas (a member's share), for every container (overrides), for
+model URIs, for its health, and for a hub status aggregated from the members' copies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from federation.errors import FedctlError
+from federation.interpreters import paths
+from federation.interpreters.builtin import BUILTIN
+from federation.interpreters.spec import ComponentRule, KindSpec
+
+PHASE_ORDER = {"Failed": 4, "Pending": 3, "Running": 2, "Ready": 1, "Succeeded": 0}
+
+
+class UnsupportedKind(FedctlError):
+    """No interpreter knows this kind."""
+
+
+@dataclass(frozen=True, slots=True)
+class ComponentView:
+    name: str
+    replicas: int
+    replicas_path: paths.Concrete | None
+    pod_spec_path: paths.Concrete | None
+    container_paths: tuple[paths.Concrete, ...]
+    pods_per_replica: int = 1
+
+    @property
+    def pods(self) -> int:
+        return self.replicas * self.pods_per_replica
+
+
+@dataclass(frozen=True, slots=True)
+class WorkloadHealth:
+    phase: str  # Pending | Running | Ready | Succeeded | Failed
+    message: str = ""
+    ready_replicas: int | None = None
+    desired_replicas: int | None = None
+
+    @property
+    def healthy(self) -> bool:
+        return self.phase in ("Ready", "Running", "Succeeded")
+
+    @property
+    def finished(self) -> bool:
+        return self.phase in ("Succeeded", "Failed")
+
+
+def group_of(api_version: str) -> str:
+    return api_version.split("/", 1)[0] if "/" in api_version else ""
+
+
+def _int(value: Any, default: int) -> int:
+    if isinstance(value, bool):
+        return default
+    if isinstance(value, int):
+        return value
+    return default
+
+
+class Interpreters:
+    def __init__(self, extra: Iterable[KindSpec] = ()) -> None:
+        self._specs: dict[tuple[str, str], KindSpec] = {
+            (s.group, s.kind): s for s in BUILTIN}
+        for s in extra:  # declarative specs may override built-ins
+            self._specs[(s.group, s.kind)] = s
+
+    def kinds(self) -> list[str]:
+        return sorted(s.key for s in self._specs.values())
+
+    def supports(self, obj: Mapping[str, Any]) -> bool:
+        return (group_of(str(obj.get("apiVersion", ""))), str(obj.get("kind"))) in self._specs
+
+    def spec_for(self, obj: Mapping[str, Any]) -> KindSpec:
+        key = (group_of(str(obj.get("apiVersion", ""))), str(obj.get("kind")))
+        spec = self._specs.get(key)
+        if spec is None:
+            raise UnsupportedKind(
+                f"no interpreter for {obj.get('apiVersion')}/{obj.get('kind')}",
+                hint="describe it with a WorkloadInterpreter document (see "
+                     "docs/architecture.md) or use a supported kind: " + ", ".join(self.kinds()))
+        return spec
+
+    # ---- components and replicas -------------------------------------------------------
+    def components(self, obj: Mapping[str, Any]) -> list[ComponentView]:
+        spec = self.spec_for(obj)
+        out: list[ComponentView] = []
+        for rule in spec.components:
+            out.extend(self._components(obj, rule))
+        return out
+
+    def _components(self, obj: Mapping[str, Any], rule: ComponentRule) -> list[ComponentView]:
+        entries: list[tuple[paths.Concrete, Any]]
+        entries = list(paths.resolve(obj, rule.each)) if rule.each else [((), obj)]
+        out = []
+        for base, entry in entries:
+            if not isinstance(entry, dict):
+                continue
+            pod_spec = None
+            if rule.pod_spec:
+                found = list(paths.resolve(entry, rule.pod_spec, base))
+                pod_spec = found[0][0] if found and isinstance(found[0][1], dict) else None
+            extra = tuple(p for expr in rule.containers
+                          for p, v in paths.resolve(entry, expr, base) if isinstance(v, dict))
+            if not rule.each and pod_spec is None and not extra:
+                continue  # an optional single component that is absent (isvc transformer)
+            containers: list[paths.Concrete] = []
+            if pod_spec is not None:
+                spec_obj = paths.get_at(obj, pod_spec)
+                for key in ("initContainers", "containers"):
+                    containers.extend(p for p, v in paths.resolve(spec_obj, f"{key}[*]",
+                                                                  pod_spec)
+                                      if isinstance(v, dict))
+            containers.extend(extra)
+            replicas_path = None
+            replicas = 1
+            if rule.replicas:
+                replicas_path = (*base, *_concrete(rule.replicas))
+                replicas = _int(paths.get_at(obj, replicas_path), rule.default_replicas)
+            per = 1
+            if rule.pods_per_replica:
+                per = max(1, _int(paths.get_at(obj, (*base, *_concrete(rule.pods_per_replica))),
+                                  1))
+            out.append(ComponentView(
+                name=_name(rule.name, base, entry), replicas=replicas,
+                replicas_path=replicas_path, pod_spec_path=pod_spec,
+                container_paths=tuple(containers), pods_per_replica=per))
+        return out
+
+    def replicas(self, obj: Mapping[str, Any]) -> dict[str, int]:
+        return {c.name: c.replicas for c in self.components(obj)}
+
+    def with_replicas(self, obj: dict[str, Any], replicas: Mapping[str, int]) -> dict[str, Any]:
+        """A copy of ``obj`` with each named component's replicas set."""
+        out = paths.deep_copy(obj)
+        for comp in self.components(obj):
+            if comp.name not in replicas:
+                continue
+            if comp.replicas_path is None:
+                if replicas[comp.name] != comp.replicas:
+                    raise FedctlError(f"{obj.get('kind')} component {comp.name!r} has a fixed "
+                                      f"replica count of {comp.replicas}")
+                continue
+            paths.set_at(out, comp.replicas_path, int(replicas[comp.name]))
+            if self.spec_for(obj).key == "batch/Job":
+                _job_completions(out, obj, int(replicas[comp.name]))
+        return out
+
+    def container_paths(self, obj: Mapping[str, Any]) -> list[paths.Concrete]:
+        return [p for c in self.components(obj) for p in c.container_paths]
+
+    def storage_uris(self, obj: Mapping[str, Any]) -> list[tuple[paths.Concrete, str]]:
+        spec = self.spec_for(obj)
+        return [(p, v) for expr in spec.storage_uris for p, v in paths.resolve(obj, expr)
+                if isinstance(v, str)]
+
+    # ---- health and status -------------------------------------------------------------
+    def health(self, obj: Mapping[str, Any]) -> WorkloadHealth:
+        spec = self.spec_for(obj)
+        rule = spec.health
+        status = obj.get("status") or {}
+        if rule.conditions:
+            true_types = {c.get("type"): c for c in status.get("conditions") or []
+                          if isinstance(c, dict) and c.get("status") == "True"}
+            phases = [(phase, true_types[ctype]) for ctype, phase in rule.conditions
+                      if ctype in true_types]
+            if phases:
+                phase, cond = max(phases, key=lambda pc: _severity(pc[0]))
+                return WorkloadHealth(phase, str(cond.get("message") or cond.get("reason")
+                                                 or ""))
+        if rule.field:
+            value = paths.first(obj, rule.field)
+            mapped = dict(rule.values).get(str(value)) if value is not None else None
+            if mapped:
+                return WorkloadHealth(mapped, f"{rule.field}={value}")
+        if rule.ready_replicas:
+            desired = sum(c.replicas for c in self.components(obj))
+            ready = _int(paths.first(obj, rule.ready_replicas), 0)
+            meta = obj.get("metadata") or {}
+            observed = _int(status.get("observedGeneration"), 0)
+            current = observed >= _int(meta.get("generation"), 0)
+            phase = "Ready" if ready >= desired and current else "Pending"
+            return WorkloadHealth(phase, f"{ready}/{desired} ready", ready, desired)
+        if rule.conditions and status.get("conditions"):
+            return WorkloadHealth("Running", "no terminal condition yet")
+        return WorkloadHealth("Pending", "no status yet")
+
+    def aggregate(self, template: Mapping[str, Any],
+                  members: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+        """The hub template's status from the members' copies.
+
+        Summed fields (e.g. readyReplicas) are added up; the phase is the worst member's
+        (Failed > Pending > Running > Ready > Succeeded); per-cluster phases are listed.
+        """
+        spec = self.spec_for(template)
+        status: dict[str, Any] = {}
+        for expr in spec.sum_fields:
+            total = 0
+            seen = False
+            for obj in members.values():
+                v = paths.first(obj, expr)
+                if isinstance(v, int) and not isinstance(v, bool):
+                    total += v
+                    seen = True
+            if seen:
+                key = expr.split(".", 1)[1] if expr.startswith("status.") else expr
+                paths.set_at(status, tuple(key.split(".")), total)
+        per_cluster = {name: self.health(obj) for name, obj in sorted(members.items())}
+        if per_cluster:
+            worst = max(per_cluster.values(), key=lambda h: PHASE_ORDER[h.phase])
+            status["phase"] = worst.phase
+        status["clusters"] = [{"name": n, "phase": h.phase, "message": h.message}
+                              for n, h in per_cluster.items()]
+        return status
+
+
+def _severity(phase: str) -> int:
+    return {"Failed": 4, "Succeeded": 3, "Ready": 2, "Running": 1}.get(phase, 0)
+
+
+def _concrete(expr: str) -> paths.Concrete:
+    segs = paths.parse(expr)
+    if any(s in ("*", "[*]") for s in segs):
+        raise paths.PathSyntaxError(f"replicas path {expr!r} must not contain wildcards")
+    return tuple(segs)
+
+
+def _name(rule_name: str, base: paths.Concrete, entry: Mapping[str, Any]) -> str:
+    if rule_name == "$key":
+        return str(base[-1]) if base else "main"
+    if rule_name.startswith("."):
+        value = entry.get(rule_name[1:])
+        if isinstance(value, str) and value:
+            return value
+        return f"{rule_name[1:]}{base[-1] if base else ''}"
+    return rule_name
+
+
+def _job_completions(out: dict[str, Any], original: Mapping[str, Any], share: int) -> None:
+    """A Job split across clusters: completions follow parallelism when they were equal."""
+    spec = original.get("spec") or {}
+    if spec.get("completions") is not None and spec.get("completions") == spec.get(
+            "parallelism"):
+        out["spec"]["completions"] = share

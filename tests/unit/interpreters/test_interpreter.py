@@ -1,0 +1,180 @@
+"""Per-kind knowledge: components, replicas, containers, health, aggregation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from federation.errors import FedctlError, InputErrors
+from federation.interpreters import paths
+from federation.interpreters.interpreter import Interpreters, UnsupportedKind
+from federation.interpreters.spec import load_interpreters
+
+INTERP = Interpreters()
+
+
+def pod_template(gpus: int = 0, image: str = "repo/img:1") -> dict[str, Any]:
+    res = {"limits": {"nvidia.com/gpu": str(gpus)}} if gpus else {}
+    return {"spec": {"containers": [{"name": "c", "image": image, "resources": res}],
+                     "initContainers": [{"name": "init", "image": "busybox"}]}}
+
+
+def deployment(replicas: int | None = 3) -> dict[str, Any]:
+    spec: dict[str, Any] = {"template": pod_template(1)}
+    if replicas is not None:
+        spec["replicas"] = replicas
+    return {"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "d", "generation": 2}, "spec": spec}
+
+
+def pytorchjob() -> dict[str, Any]:
+    return {"apiVersion": "kubeflow.org/v1", "kind": "PyTorchJob", "metadata": {"name": "p"},
+            "spec": {"pytorchReplicaSpecs": {
+                "Master": {"replicas": 1, "template": pod_template(8)},
+                "Worker": {"replicas": 3, "template": pod_template(8)}}}}
+
+
+def isvc() -> dict[str, Any]:
+    return {"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
+            "metadata": {"name": "chat"},
+            "spec": {"predictor": {"minReplicas": 2, "model": {
+                "modelFormat": {"name": "huggingface"},
+                "storageUri": "s3://models/llama/v3",
+                "resources": {"limits": {"nvidia.com/gpu": "1"}}}}}}
+
+
+def test_components_and_replicas_per_kind() -> None:
+    assert INTERP.replicas(deployment()) == {"main": 3}
+    assert INTERP.replicas(deployment(None)) == {"main": 1}  # Kubernetes' default
+    assert INTERP.replicas(pytorchjob()) == {"Master": 1, "Worker": 3}
+    assert INTERP.replicas(isvc()) == {"predictor": 2}  # no transformer/explainer
+    jobset = {"apiVersion": "jobset.x-k8s.io/v1alpha2", "kind": "JobSet",
+              "metadata": {"name": "js"},
+              "spec": {"replicatedJobs": [
+                  {"name": "workers", "replicas": 4,
+                   "template": {"spec": {"template": pod_template(8)}}}]}}
+    assert INTERP.replicas(jobset) == {"workers": 4}
+    rayjob = {"apiVersion": "ray.io/v1", "kind": "RayJob", "metadata": {"name": "r"},
+              "spec": {"rayClusterSpec": {
+                  "headGroupSpec": {"template": pod_template()},
+                  "workerGroupSpecs": [{"groupName": "gpu", "replicas": 2,
+                                        "template": pod_template(1)}]}}}
+    assert INTERP.replicas(rayjob) == {"head": 1, "gpu": 2}
+    vcjob = {"apiVersion": "batch.volcano.sh/v1alpha1", "kind": "Job",
+             "metadata": {"name": "v"},
+             "spec": {"tasks": [{"name": "ps", "replicas": 2, "template": pod_template()}]}}
+    assert INTERP.replicas(vcjob) == {"ps": 2}
+    assert INTERP.spec_for(vcjob).gang and not INTERP.spec_for(deployment()).gang
+
+
+def test_with_replicas_returns_a_copy_with_the_share() -> None:
+    original = pytorchjob()
+    share = INTERP.with_replicas(original, {"Worker": 1})
+    assert INTERP.replicas(share) == {"Master": 1, "Worker": 1}
+    assert INTERP.replicas(original) == {"Master": 1, "Worker": 3}  # untouched
+    d = INTERP.with_replicas(deployment(None), {"main": 5})
+    assert d["spec"]["replicas"] == 5
+    job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "j"},
+           "spec": {"parallelism": 8, "completions": 8, "template": pod_template()}}
+    half = INTERP.with_replicas(job, {"main": 3})
+    assert (half["spec"]["parallelism"], half["spec"]["completions"]) == (3, 3)
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x"}, "spec": {
+        "containers": [{"name": "c"}]}}
+    with pytest.raises(FedctlError, match="fixed replica count"):
+        INTERP.with_replicas(pod, {"main": 2})
+
+
+def test_containers_and_storage_uris() -> None:
+    cs = INTERP.container_paths(pytorchjob())
+    assert len(cs) == 4  # init + main, per replica type
+    assert paths.get_at(pytorchjob(), cs[1])["name"] == "c"
+    model = INTERP.container_paths(isvc())
+    assert model == [("spec", "predictor", "model")]
+    assert INTERP.storage_uris(isvc()) == [(("spec", "predictor", "model", "storageUri"),
+                                       "s3://models/llama/v3")]
+
+
+@pytest.mark.parametrize(("obj", "status", "phase"), [
+    (deployment(), {"readyReplicas": 3, "observedGeneration": 2}, "Ready"),
+    (deployment(), {"readyReplicas": 3, "observedGeneration": 1}, "Pending"),
+    (deployment(), {"readyReplicas": 1, "observedGeneration": 2}, "Pending"),
+    (pytorchjob(), {"conditions": [{"type": "Created", "status": "True"},
+                                   {"type": "Running", "status": "True"}]}, "Running"),
+    (pytorchjob(), {"conditions": [{"type": "Running", "status": "False"},
+                                   {"type": "Succeeded", "status": "True"}]}, "Succeeded"),
+    (pytorchjob(), {"conditions": [{"type": "Running", "status": "True"},
+                                   {"type": "Failed", "status": "True",
+                                    "message": "OOM"}]}, "Failed"),
+    (isvc(), {"conditions": [{"type": "Ready", "status": "True"}]}, "Ready"),
+    (isvc(), {}, "Pending"),
+])
+def test_health(obj: dict[str, Any], status: dict[str, Any], phase: str) -> None:
+    obj["status"] = status
+    assert INTERP.health(obj).phase == phase
+
+
+def test_aggregate_sums_and_takes_the_worst_phase() -> None:
+    a, b = deployment(2), deployment(1)
+    a["status"] = {"replicas": 2, "readyReplicas": 2, "observedGeneration": 2}
+    b["status"] = {"replicas": 1, "readyReplicas": 0, "observedGeneration": 2}
+    status = INTERP.aggregate(deployment(3), {"m1": a, "m2": b})
+    assert status["replicas"] == 3 and status["readyReplicas"] == 2
+    assert status["phase"] == "Pending"
+    assert [c["phase"] for c in status["clusters"]] == ["Ready", "Pending"]
+
+
+def test_unknown_kind_is_a_clear_error() -> None:
+    with pytest.raises(UnsupportedKind, match=r"no interpreter for example\.com/v1/Widget"):
+        INTERP.replicas({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {}})
+
+
+def test_declarative_interpreter_for_a_new_kind(tmp_path: Path) -> None:
+    f = tmp_path / "mx.yaml"
+    f.write_text("""\
+apiVersion: fedctl.dev/v1alpha1
+kind: WorkloadInterpreter
+metadata: {name: mxjobs}
+spec:
+  target: {group: kubeflow.org, kind: MXJob}
+  gang: true
+  components:
+    - each: spec.mxReplicaSpecs.*
+      replicas: replicas
+      podSpec: template.spec
+  health:
+    conditions: {Succeeded: Succeeded, Failed: Failed, Running: Running}
+""")
+    interp = Interpreters(load_interpreters(f))
+    mx = {"apiVersion": "kubeflow.org/v1beta1", "kind": "MXJob", "metadata": {"name": "m"},
+          "spec": {"mxReplicaSpecs": {"Scheduler": {"replicas": 1, "template": pod_template()},
+                                      "Worker": {"replicas": 4,
+                                                 "template": pod_template(2)}}},
+          "status": {"conditions": [{"type": "Running", "status": "True"}]}}
+    assert interp.replicas(mx) == {"Scheduler": 1, "Worker": 4}
+    assert interp.health(mx).phase == "Running"
+    assert interp.spec_for(mx).gang
+    assert interp.replicas(interp.with_replicas(mx, {"Worker": 2}))["Worker"] == 2
+
+
+def test_declarative_errors_name_file_line_and_field(tmp_path: Path) -> None:
+    f = tmp_path / "bad.yaml"
+    f.write_text("""\
+apiVersion: fedctl.dev/v1alpha1
+kind: WorkloadInterpreter
+spec:
+  target: {kind: Thing}
+  components:
+    - each: spec.items[0]
+      replicaz: replicas
+  health:
+    conditions: {Done: Finished}
+""")
+    with pytest.raises(InputErrors) as err:
+        load_interpreters(f)
+    text = str(err.value)
+    assert f"{f}:6: spec.components[0].each: only [*] is supported" in text
+    assert f"{f}:7: spec.components[0].replicaz: unknown field 'replicaz' (did you mean " \
+           "'replicas'?)" in text
+    assert "spec.health.conditions.Done: unknown phase 'Finished'" in text
