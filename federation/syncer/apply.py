@@ -29,11 +29,12 @@ from kubernetes_asyncio.dynamic import DynamicClient
 from kubernetes_asyncio.dynamic.exceptions import ResourceNotFoundError
 
 from federation.clusters.client import DEFAULT_TIMEOUT
-
-FIELD_MANAGER = "fedctl"
-MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
-MANAGED_BY = "fedctl"
-BINDING_LABEL = "fedctl.dev/binding"
+from federation.syncer.labels import (
+    BINDING_LABEL,
+    FIELD_MANAGER,
+    MANAGED_BY,
+    MANAGED_BY_LABEL,
+)
 
 RETRYABLE_STATUS = frozenset({409, 429, 500, 502, 503, 504})
 

@@ -91,3 +91,45 @@ async def test_errors_are_classified(member_api: dict[str, Any], tmp_path: Path)
     rejected = await applier.apply(bad)
     assert rejected.action == "error" and not rejected.retryable
     assert "HTTP 422" in rejected.message and "replicas" in rejected.message
+
+
+async def test_rendered_inference_service_per_member(member_api: dict[str, Any],
+                                                      tmp_path: Path) -> None:
+    """A hub template rendered with a per-cluster storageUri override lands on two members."""
+    from federation.interpreters.interpreter import Interpreters
+    from federation.syncer.render import MemberTarget, render
+    from policies.models import OverridePolicy
+    from policies.parse import load_policies
+
+    (policy,) = load_policies("""\
+apiVersion: fedctl.dev/v1alpha1
+kind: ClusterOverridePolicy
+metadata: {name: mirrors}
+spec:
+  resourceSelectors: [{apiVersion: serving.kserve.io/v1beta1, kind: InferenceService}]
+  overrideRules:
+    - targetCluster: {clusterNames: [member2]}
+      overriders: {storageUri: {from: "s3://models/", to: "s3://s3-a/models/"}}
+    - targetCluster: {clusterNames: [member3]}
+      overriders: {storageUri: {from: "s3://models/", to: "gs://gcs-a/models/"}}
+""", "mirrors.yaml")
+    assert isinstance(policy, OverridePolicy)
+    template = {"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
+                "metadata": {"name": f"chat-{uuid.uuid4().hex[:6]}", "namespace": "ml"},
+                "spec": {"predictor": {"minReplicas": 2, "model": {
+                    "modelFormat": {"name": "huggingface"},
+                    "storageUri": "s3://models/chat/v1"}}}}
+    interp = Interpreters()
+    expected = {"member2": "s3://s3-a/models/chat/v1", "member3": "gs://gcs-a/models/chat/v1"}
+    for member, uri in expected.items():
+        obj = render(template, MemberTarget(member, {}), binding="ml.chat",
+                     interpreters=interp, replicas={"predictor": 1},
+                     rules=policy.spec.override_rules)
+        result = await MemberApplier(member, member_api[member], tmp_path).apply(obj)
+        assert result.action == "created", result
+        got = await k8s.CustomObjectsApi(member_api[member]).get_namespaced_custom_object(
+            "serving.kserve.io", "v1beta1", "ml", "inferenceservices",
+            template["metadata"]["name"])
+        assert got["spec"]["predictor"]["model"]["storageUri"] == uri
+        assert got["spec"]["predictor"]["minReplicas"] == 1
+        assert got["metadata"]["annotations"]["fedctl.dev/cluster"] == member

@@ -1,0 +1,140 @@
+"""Render a hub template into the object one member should hold (pure).
+
+template (hub object) + the member's share of replicas + the OverridePolicy rules that
+target the member  ->  a clean object for server-side apply:
+
+* server-owned fields are dropped (uid, resourceVersion, managedFields, status, …);
+* our ownership labels are added (``app.kubernetes.io/managed-by=fedctl``,
+  ``fedctl.dev/binding``) with the member's name as an annotation;
+* replicas are set through the kind's interpreter (Duplicated keeps the template's);
+* override rules are applied in order: image registry, model storageUri prefix, env, args,
+  resources, labels, annotations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from federation.interpreters import paths
+from federation.interpreters.interpreter import Interpreters
+from federation.syncer.labels import (
+    BINDING_LABEL,
+    CLUSTER_ANNOTATION,
+    MANAGED_BY,
+    MANAGED_BY_LABEL,
+)
+from policies.models import Overriders, OverrideRule
+
+_SERVER_METADATA = ("uid", "resourceVersion", "generation", "creationTimestamp",
+                    "managedFields", "selfLink", "ownerReferences", "finalizers",
+                    "deletionTimestamp", "deletionGracePeriodSeconds")
+_DROP_ANNOTATIONS = ("kubectl.kubernetes.io/last-applied-configuration",
+                     "deployment.kubernetes.io/revision")
+
+
+@dataclass(frozen=True, slots=True)
+class MemberTarget:
+    """The member being rendered for: what override rules select on."""
+
+    name: str
+    labels: Mapping[str, str]
+    region: str = ""
+    provider: str = ""
+    zone: str = ""
+
+
+def rule_applies(rule: OverrideRule, member: MemberTarget) -> bool:
+    aff = rule.target_cluster
+    return aff is None or aff.matches(member.name, member.labels, member.region,
+                                      member.provider, member.zone)
+
+
+def render(template: Mapping[str, Any], member: MemberTarget, *, binding: str,
+           interpreters: Interpreters, replicas: Mapping[str, int] | None = None,
+           rules: Iterable[OverrideRule] = ()) -> dict[str, Any]:
+    obj = paths.deep_copy(dict(template))
+    obj.pop("status", None)
+    meta = obj.setdefault("metadata", {})
+    for key in _SERVER_METADATA:
+        meta.pop(key, None)
+    annotations = {k: v for k, v in (meta.get("annotations") or {}).items()
+                   if k not in _DROP_ANNOTATIONS}
+    annotations[CLUSTER_ANNOTATION] = member.name
+    meta["annotations"] = annotations
+    labels = dict(meta.get("labels") or {})
+    labels[MANAGED_BY_LABEL] = MANAGED_BY
+    labels[BINDING_LABEL] = binding
+    meta["labels"] = labels
+    supported = interpreters.supports(obj)
+    if replicas is not None and supported:
+        obj = interpreters.with_replicas(obj, replicas)
+    for rule in rules:
+        if rule_applies(rule, member):
+            _override(obj, rule.overriders, interpreters if supported else None)
+    return obj
+
+
+def _override(obj: dict[str, Any], ov: Overriders, interp: Interpreters | None) -> None:
+    meta = obj["metadata"]
+    for k, v in ov.labels:
+        meta["labels"][k] = v
+    for k, v in ov.annotations:
+        meta["annotations"][k] = v
+    if interp is None:
+        return
+    if ov.storage_uri is not None:
+        for path, uri in interp.storage_uris(obj):
+            if uri.startswith(ov.storage_uri.from_prefix):
+                paths.set_at(obj, path, ov.storage_uri.to_prefix
+                             + uri[len(ov.storage_uri.from_prefix):])
+    for cpath in interp.container_paths(obj):
+        container = paths.get_at(obj, cpath)
+        if not isinstance(container, dict):
+            continue
+        name = container.get("name")
+        if ov.image_registry is not None and isinstance(container.get("image"), str):
+            container["image"] = rewrite_registry(container["image"], ov.image_registry.value,
+                                                  ov.image_registry.operator)
+        for env in ov.env:
+            if env.container in (None, name):
+                _set_env(container, env.name, env.value, env.operator)
+        for args in ov.args:
+            if args.container in (None, name):
+                _set_args(container, args.values, args.operator)
+        for res in ov.resources:
+            if res.container in (None, name):
+                resources = container.setdefault("resources", {})
+                if res.requests:
+                    resources.setdefault("requests", {}).update(dict(res.requests))
+                if res.limits:
+                    resources.setdefault("limits", {}).update(dict(res.limits))
+
+
+def rewrite_registry(image: str, registry: str, operator: str) -> str:
+    """``Replace``: swap the registry host; ``AddPrefix``: put ``registry/`` in front."""
+    registry = registry.rstrip("/")
+    if operator == "AddPrefix":
+        return f"{registry}/{image}"
+    first, sep, rest = image.partition("/")
+    has_registry = bool(sep) and ("." in first or ":" in first or first == "localhost")
+    return f"{registry}/{rest if has_registry else image}"
+
+
+def _set_env(container: dict[str, Any], name: str, value: str, operator: str) -> None:
+    env = [e for e in container.get("env") or [] if e.get("name") != name]
+    if operator == "Set":
+        env.append({"name": name, "value": value})
+    container["env"] = env
+
+
+def _set_args(container: dict[str, Any], values: tuple[str, ...], operator: str) -> None:
+    current = list(container.get("args") or [])
+    if operator == "Replace":
+        current = list(values)
+    elif operator == "Remove":
+        current = [a for a in current if a not in values]
+    else:
+        current.extend(values)
+    container["args"] = current
