@@ -9,7 +9,6 @@ to store objects). Status is a subresource, as with the real operators.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any, cast
 
 from kubernetes_asyncio import client as k8s
@@ -17,6 +16,7 @@ from kubernetes_asyncio.client.exceptions import ApiException
 
 from federation.catalog.kinds import WorkloadKind
 from federation.clusters.client import DEFAULT_TIMEOUT
+from federation.clusters.crds import wait_established
 
 
 def crd_manifest(k: WorkloadKind) -> dict[str, Any]:
@@ -54,17 +54,4 @@ async def install(api: k8s.ApiClient, kinds: tuple[WorkloadKind, ...],
         except ApiException as exc:
             if exc.status != 409:
                 raise
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    pending = {k.crd_name for k in kinds}
-    while pending and loop.time() < deadline:
-        for name in sorted(pending):
-            crd = await ext.read_custom_resource_definition(name,
-                                                            _request_timeout=DEFAULT_TIMEOUT)
-            conds = (crd.status.conditions if crd.status else None) or []
-            if any(c.type == "Established" and c.status == "True" for c in conds):
-                pending.discard(name)
-        if pending:
-            await asyncio.sleep(0.2)
-    if pending:
-        raise TimeoutError(f"CRDs not established after {timeout:.0f}s: {sorted(pending)}")
+    await wait_established(api, [k.crd_name for k in kinds], timeout)
