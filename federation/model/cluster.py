@@ -64,21 +64,29 @@ class ClusterSnapshot:
     spot_available: bool = False
     store_regions: tuple[str, ...] = ()
     cached: frozenset[str] = frozenset()  # artifact / dataset URIs present in its stores
-    # derived
+    # derived once per snapshot (the scheduler reads them for every decision)
     gpu_products: frozenset[str] = field(init=False, default=frozenset())
+    gpu_products_sorted: tuple[str, ...] = field(init=False, default=())
     gpus_free: int = field(init=False, default=0)
     gpus_allocatable: int = field(init=False, default=0)
     cpu_free_millis: int = field(init=False, default=0)
     max_gpus_per_node: Mapping[str, int] = field(init=False, default_factory=dict)
+    # product -> its node groups, in ``node_groups`` order
+    gpu_groups: Mapping[str, tuple[NodeGroup, ...]] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         products = frozenset(g.gpu_product for g in self.node_groups if g.gpu_product)
         object.__setattr__(self, "gpu_products", products)
+        object.__setattr__(self, "gpu_products_sorted", tuple(sorted(products)))
         biggest: dict[str, int] = {}
+        by_product: dict[str, list[NodeGroup]] = {}
         for g in self.node_groups:
-            if g.gpu_product and g.gpus_allocatable > biggest.get(g.gpu_product, -1):
-                biggest[g.gpu_product] = g.gpus_allocatable
+            if g.gpu_product:
+                by_product.setdefault(g.gpu_product, []).append(g)
+                if g.gpus_allocatable > biggest.get(g.gpu_product, -1):
+                    biggest[g.gpu_product] = g.gpus_allocatable
         object.__setattr__(self, "max_gpus_per_node", biggest)
+        object.__setattr__(self, "gpu_groups", {p: tuple(gs) for p, gs in by_product.items()})
         object.__setattr__(self, "gpus_free",
                            sum(g.count * g.gpus_free for g in self.node_groups))
         object.__setattr__(self, "gpus_allocatable",

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,11 +89,52 @@ class ClusterDiagnosis:
     hourly_cost: float = 0.0  # $/h of the replicas placed here
 
 
-@dataclass(frozen=True, slots=True)
+DiagnosisRow = tuple[Any, ...]  # ClusterDiagnosis constructor arguments, positional
+
+
+@dataclass(frozen=True, slots=True, init=False, repr=False, eq=False)
 class Diagnosis:
-    clusters: tuple[ClusterDiagnosis, ...]
+    """Per-cluster verdicts (``clusters``, in name order) and the one-line summary.
+
+    The scheduler passes ``rows`` (each a tuple of ``ClusterDiagnosis`` arguments) and the
+    objects are built on the first read of ``clusters``: a caller that only needs the
+    placement does not pay for a thousand diagnosis objects. Equality, hashing and repr
+    are those of the built ``clusters``, so both constructions compare equal.
+    """
+
     summary: str
-    weights: tuple[tuple[str, float], ...] = ()
+    weights: tuple[tuple[str, float], ...]
+    rows: tuple[DiagnosisRow, ...]
+    _clusters: tuple[ClusterDiagnosis, ...] | None
+
+    def __init__(self, clusters: Iterable[ClusterDiagnosis] = (), summary: str = "",
+                 weights: tuple[tuple[str, float], ...] = (), *,
+                 rows: tuple[DiagnosisRow, ...] | None = None) -> None:
+        object.__setattr__(self, "summary", summary)
+        object.__setattr__(self, "weights", weights)
+        object.__setattr__(self, "rows", () if rows is None else rows)
+        object.__setattr__(self, "_clusters", tuple(clusters) if rows is None else None)
+
+    @property
+    def clusters(self) -> tuple[ClusterDiagnosis, ...]:
+        built = self._clusters
+        if built is None:  # a benign race at worst: both threads build equal tuples
+            built = tuple([ClusterDiagnosis(*row) for row in self.rows])
+            object.__setattr__(self, "_clusters", built)
+        return built
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Diagnosis):
+            return NotImplemented
+        return (self.summary, self.weights, self.clusters) == (
+            other.summary, other.weights, other.clusters)
+
+    def __hash__(self) -> int:
+        return hash((self.clusters, self.summary, self.weights))
+
+    def __repr__(self) -> str:
+        return (f"Diagnosis(clusters={self.clusters!r}, summary={self.summary!r}, "
+                f"weights={self.weights!r})")
 
     def of(self, cluster: str) -> ClusterDiagnosis:
         for d in self.clusters:

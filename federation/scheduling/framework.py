@@ -6,10 +6,17 @@ None; scorers return a raw number that the runtime normalises to 0-100 across th
 candidates (``higher_is_better`` says which way). The ``Context`` holds what is computed
 once per decision (allowed GPU products, weights) and, per cluster, the ``Fit``: which
 GPU product the workload would use there, how many replicas fit, and what they cost.
+
+Speed: a decision touches every cluster several times (filters, scorers, ranking), so the
+per-cluster work is memoised on the context (fits, candidate products, tiers), and filters
+share equal ``Reason`` objects through ``ctx.reason_cache`` (most clusters fail for one of
+a few reasons). Facts that depend only on a snapshot (sorted products, node groups per
+product, the largest node per product) are derived once in ``ClusterSnapshot``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -43,6 +50,7 @@ class Fit:
     unit_cost: dict[str, float]  # component -> $/h of one replica
     spot: bool
     demand_cost: float  # $/h of the whole demand here
+    fits_one: bool = True  # one replica of every component fits (alone)
 
 
 GANG_SINGLE = "SingleCluster"
@@ -101,30 +109,38 @@ class Context:
             (uri, 0) for uri in self.demand.artifacts
             if uri not in {a.uri for a in policy.data.artifacts})
         self.tiers: dict[str, int] = {}
+        # filters' Reasons (or None for "passes"), keyed by (plugin name, what it depends
+        # on): equal reasons are shared instead of rebuilt for every cluster
+        self.reason_cache: dict[Hashable, Reason | None] = {}
         self._fits: dict[str, Fit] = {}
         self._candidates: dict[str, list[str]] = {}
+        self._single = self.components[0] if len(self.components) == 1 else None
+        # every component needs GPUs: only the chosen product's node groups can hold them
+        self._gpu_only = all(c.gpus > 0 for c in self.components)
 
     # -- per cluster ---------------------------------------------------------------------
 
     def tier(self, cluster: ClusterSnapshot) -> int | None:
         """Index of the first affinity term the cluster matches (0 without terms)."""
-        if cluster.name in self.tiers:
-            return self.tiers[cluster.name]
+        tiers = self.tiers
+        name = cluster.name
+        found = tiers.get(name)
+        if found is not None:
+            return found
         if not self.terms:
-            self.tiers[cluster.name] = 0
+            tiers[name] = 0
             return 0
         for i, term in enumerate(self.terms):
-            if term.matches(cluster.name, cluster.labels, cluster.region, cluster.provider,
+            if term.matches(name, cluster.labels, cluster.region, cluster.provider,
                             cluster.zone):
-                self.tiers[cluster.name] = i
+                tiers[name] = i
                 return i
         return None
 
     def fit(self, cluster: ClusterSnapshot) -> Fit:
         found = self._fits.get(cluster.name)
         if found is None:
-            found = self._compute_fit(cluster)
-            self._fits[cluster.name] = found
+            found = self._fits[cluster.name] = self._compute_fit(cluster)
         return found
 
     def candidate_products(self, cluster: ClusterSnapshot) -> list[str]:
@@ -132,14 +148,13 @@ class Context:
         if not self.needs_gpu:
             return []
         found = self._candidates.get(cluster.name)
-        if found is None:
-            biggest = cluster.max_gpus_per_node
-            need = self.max_gpus
-            allowed = self.allowed_products
-            found = [p for p in cluster.gpu_products if p in allowed and biggest[p] >= need]
-            if len(found) > 1:
-                found.sort()
-            self._candidates[cluster.name] = found
+        if found is not None:
+            return found
+        biggest = cluster.max_gpus_per_node
+        need = self.max_gpus
+        allowed = self.allowed_products
+        found = self._candidates[cluster.name] = [
+            p for p in cluster.gpu_products_sorted if p in allowed and biggest[p] >= need]
         return found
 
     def _compute_fit(self, cluster: ClusterSnapshot) -> Fit:
@@ -151,7 +166,7 @@ class Context:
         best: tuple[tuple[int, int, float, str], Fit] | None = None
         for product in candidates:
             fit = self._fit_for(cluster, product)
-            usable = fit.fits_all if self.whole else min(fit.capacity.values()) > 0
+            usable = fit.fits_all if self.whole else fit.fits_one
             key = (0 if usable else 1, self.preference_rank.get(product, self.preference_len),
                    fit.demand_cost, product)
             if best is None or key < best[0]:
@@ -162,29 +177,6 @@ class Context:
         return best[1]
 
     def _fit_for(self, cluster: ClusterSnapshot, product: str | None) -> Fit:
-        groups = cluster.node_groups
-        if len(self.components) == 1:  # the common case, inlined: this runs per cluster
-            c = self.components[0]
-            total = 0
-            g, cpu, mem = c.gpus, c.cpu_millis, c.memory_bytes
-            for grp in groups:
-                if g:
-                    if grp.gpu_product != product:
-                        continue
-                    k = grp.gpus_free // g
-                else:
-                    k = cap.UNBOUNDED
-                if cpu:
-                    k = min(k, grp.cpu_free_millis // cpu)
-                if mem:
-                    k = min(k, grp.memory_free_bytes // mem)
-                total += grp.count * k
-            capacity = {c.name: min(total, cap.UNBOUNDED)}
-            fits_all = total >= c.replicas
-        else:
-            capacity = {c.name: cap.capacity(groups, c, product) for c in self.components}
-            fits_all = cap.pack(groups, [(c, c.replicas) for c in self.components],
-                                product) is not None
         spot = False
         gpu_price = 0.0
         if product is not None:
@@ -193,11 +185,51 @@ class Context:
                 gpu_price = price.on_demand
                 if self.spot_allowed and cluster.spot_available and price.spot is not None:
                     gpu_price, spot = price.spot, True
+        c = self._single
+        if c is not None:  # the common case, inlined: this runs per cluster
+            # product is None only for CPU-only demands (g == 0): every group is eligible
+            g, cpu, mem = c.gpus, c.cpu_millis, c.memory_bytes
+            total = 0
+            if g:
+                for grp in cluster.gpu_groups.get(product, ()) if product is not None else ():
+                    k = grp.gpus_free // g
+                    if cpu:
+                        n = grp.cpu_free_millis // cpu
+                        if n < k:
+                            k = n
+                    if mem:
+                        n = grp.memory_free_bytes // mem
+                        if n < k:
+                            k = n
+                    total += grp.count * k
+            else:
+                for grp in cluster.node_groups:
+                    k = cap.UNBOUNDED
+                    if cpu:
+                        n = grp.cpu_free_millis // cpu
+                        if n < k:
+                            k = n
+                    if mem:
+                        n = grp.memory_free_bytes // mem
+                        if n < k:
+                            k = n
+                    total += grp.count * k
+            room = total if total < cap.UNBOUNDED else cap.UNBOUNDED
+            unit_cost = g * gpu_price if g else c.cpu_millis / 1000 * cluster.vcpu_hourly
+            return Fit(product, {c.name: room}, total >= c.replicas, {c.name: unit_cost},
+                       spot, 0 + unit_cost * c.replicas, room > 0)
+        groups = cluster.node_groups
+        if self._gpu_only and product is not None:
+            groups = cluster.gpu_groups.get(product, ())
+        capacity = {c.name: cap.capacity(groups, c, product) for c in self.components}
+        fits_all = cap.pack(groups, [(c, c.replicas) for c in self.components],
+                            product) is not None
         unit = {c.name: (c.gpus * gpu_price if c.gpus else
                          c.cpu_millis / 1000 * cluster.vcpu_hourly)
                 for c in self.components}
         demand_cost = sum(unit[c.name] * c.replicas for c in self.components)
-        return Fit(product, capacity, fits_all, unit, spot, demand_cost)
+        return Fit(product, capacity, fits_all, unit, spot, demand_cost,
+                   all(n > 0 for n in capacity.values()))
 
     def capacity_after(self, cluster: ClusterSnapshot, assigned: list[tuple[Component, int]],
                        comp: Component) -> int:

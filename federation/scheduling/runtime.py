@@ -27,14 +27,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from operator import attrgetter, mul
 
 from federation.catalog.egress import EgressMatrix
 from federation.model.cluster import ClusterSnapshot
 from federation.model.demand import Component, Demand
 from federation.model.placement import (
-    ClusterDiagnosis,
     Decision,
     Diagnosis,
+    DiagnosisRow,
     Placement,
     Reason,
 )
@@ -52,6 +53,8 @@ from federation.scheduling.registry import FILTERS, SCORERS
 from policies.models import Placement as PlacementPolicy
 
 PerComponent = dict[str, dict[str, int]]
+
+_by_name = attrgetter("name")
 
 
 class Unschedulable(Exception):
@@ -82,14 +85,14 @@ class Scheduler:
     def schedule(self, clusters: Sequence[ClusterSnapshot], demand: Demand,
                  policy: PlacementPolicy, previous: Placement | None = None) -> Decision:
         ctx = Context(demand, policy, self.egress)
-        ordered = sorted(clusters, key=lambda c: c.name)
+        ordered = sorted(clusters, key=_by_name)
         reasons: dict[str, Reason] = {}
         feasible: list[ClusterSnapshot] = []
         eligible: set[str] = set()
-        filters = self.filters
+        filters = [f.filter for f in self.filters]
         for c in ordered:
             for f in filters:
-                r = f.filter(ctx, c)
+                r = f(ctx, c)
                 if r is not None:
                     reasons[c.name] = r
                     if not r.rule:
@@ -124,7 +127,7 @@ class Scheduler:
     # -- scoring -------------------------------------------------------------------------
 
     def _score(self, ctx: Context, feasible: list[ClusterSnapshot]
-               ) -> tuple[dict[str, list[tuple[str, float]]], dict[str, float]]:
+               ) -> tuple[dict[str, tuple[tuple[str, float], ...]], dict[str, float]]:
         if not feasible:
             return {}, {}
         names: list[str] = []
@@ -134,7 +137,8 @@ class Scheduler:
             w = ctx.weights.get(name, 0.0)
             if w <= 0:
                 continue
-            raws = [plugin.score(ctx, c) for c in feasible]
+            score = plugin.score
+            raws = [score(ctx, c) for c in feasible]
             lo, hi = min(raws), max(raws)
             span = hi - lo
             if span <= 1e-12:
@@ -149,13 +153,14 @@ class Scheduler:
             columns.append(col)
             weights.append(w)
         weight_sum = sum(weights)
-        scores: dict[str, list[tuple[str, float]]] = {}
+        scores: dict[str, tuple[tuple[str, float], ...]] = {}
         totals: dict[str, float] = {}
-        for i, c in enumerate(feasible):
-            row = [col[i] for col in columns]
-            scores[c.name] = list(zip(names, row, strict=True))
-            totals[c.name] = (sum(w * s for w, s in zip(weights, row, strict=True)) / weight_sum
-                              if weight_sum > 0 else 0.0)
+        rows = zip(*columns, strict=True) if columns else [()] * len(feasible)
+        for c, row in zip(feasible, rows, strict=True):
+            name = c.name
+            scores[name] = tuple(zip(names, row, strict=True))
+            # the same left-to-right sum as sum(w * s for ...), so totals are bit-identical
+            totals[name] = sum(map(mul, weights, row)) / weight_sum if weight_sum > 0 else 0.0
         return scores, totals
 
     # -- ranking -------------------------------------------------------------------------
@@ -438,30 +443,32 @@ class Scheduler:
         text = summarize(run.reasons.values(), run.n_clusters, len(run.feasible))
         return "; " + text.split(": ", 1)[1] if ": " in text else ""
 
-    def _decision(self, run: _Run, scores: dict[str, list[tuple[str, float]]],
+    def _decision(self, run: _Run, scores: dict[str, tuple[tuple[str, float], ...]],
                   placement: Placement, message: str,
                   clusters: list[ClusterSnapshot]) -> Decision:
         ctx = run.ctx
-        diags = []
+        # ClusterDiagnosis arguments per cluster; the objects are built only when read
+        rows: list[DiagnosisRow] = []
+        append = rows.append
         total_cost = 0.0
         placed = {a.cluster: a.replicas for a in placement.assignments}
         reasons, eligible, tiers, totals = run.reasons, run.eligible, ctx.tiers, run.totals
+        fit_of = ctx.fit
         for c in clusters:
             name = c.name
             reason = reasons.get(name)
             if reason is not None and name not in eligible:  # the common, cheap case
-                diags.append(ClusterDiagnosis(name, False, reason, tiers.get(name)))
+                append((name, False, reason, tiers.get(name)))
                 continue
-            fit = ctx.fit(c)
+            fit = fit_of(c)
             reps = 0
             cost = 0.0
             for comp_name, k in placed.get(name, ()):
                 reps += k
                 cost += fit.unit_cost[comp_name] * k
             total_cost += cost
-            diags.append(ClusterDiagnosis(
-                name, reason is None, reason, tiers.get(name), fit.product, fit.spot,
-                tuple(scores.get(name, ())), totals.get(name, 0.0), reps, cost))
+            append((name, reason is None, reason, tiers.get(name), fit.product, fit.spot,
+                    scores.get(name, ()), totals.get(name, 0.0), reps, cost))
         want = ctx.demand.total_replicas
         schedulable = not message and placement.total >= want and (
             want == 0 or placement.total > 0)
@@ -475,7 +482,7 @@ class Scheduler:
         return Decision(
             schedulable=schedulable,
             placement=placement if schedulable else Placement(),
-            diagnosis=Diagnosis(tuple(diags), summary, weights),
+            diagnosis=Diagnosis(summary=summary, weights=weights, rows=tuple(rows)),
             hourly_cost=total_cost if schedulable else 0.0,
             gang=ctx.gang,
             message=message,

@@ -65,7 +65,7 @@ def is_ours(obj: dict[str, Any]) -> bool:
     return bool(labels.get(MANAGED_BY_LABEL) == MANAGED_BY)
 
 
-def _raw(_client: Any, data: Any) -> Any:
+def raw_dict(_client: Any, data: Any) -> Any:
     """Keep responses as plain dicts, raising on a failure ``Status``.
 
     The dynamic client reads responses unchecked (``_preload_content=False``), so an error
@@ -134,7 +134,7 @@ class MemberApplier:
         res = await self.resource(api_version, kind)
         try:
             got: dict[str, Any] = await dyn.get(res, name=name, namespace=namespace,
-                                                serializer=_raw, _request_timeout=self.timeout)
+                                                serializer=raw_dict, _request_timeout=self.timeout)
             return got
         except ApiException as exc:
             if exc.status == 404:
@@ -187,7 +187,7 @@ class MemberApplier:
         dyn = await self._dynamic()
         applied: dict[str, Any] = await dyn.server_side_apply(
             res, body=obj, name=name, namespace=namespace if res.namespaced else None,
-            field_manager=FIELD_MANAGER, force_conflicts=True, serializer=_raw,
+            field_manager=FIELD_MANAGER, force_conflicts=True, serializer=raw_dict,
             _request_timeout=self.timeout)
         if existing is None:
             return ApplyResult(self.cluster, key, "created")
@@ -201,7 +201,7 @@ class MemberApplier:
             dyn = await self._dynamic()
             res = await self.resource(api_version, kind)
             await dyn.delete(res, name=name, namespace=namespace if res.namespaced else None,
-                             propagation_policy="Background", serializer=_raw,
+                             propagation_policy="Background", serializer=raw_dict,
                              _request_timeout=self.timeout)
             return ApplyResult(self.cluster, key, "deleted")
         except ResourceNotFoundError:
@@ -222,7 +222,7 @@ class MemberApplier:
         dyn = await self._dynamic()
         res = await self.resource(api_version, kind)
         got = await dyn.get(res, label_selector=f"{BINDING_LABEL}={binding}",
-                            serializer=_raw, _request_timeout=self.timeout)
+                            serializer=raw_dict, _request_timeout=self.timeout)
         items: list[dict[str, Any]] = got.get("items") or []
         return items
 

@@ -13,6 +13,14 @@ class Affinity:
     def filter(self, ctx: Context, cluster: ClusterSnapshot) -> Reason | None:
         if ctx.tier(cluster) is not None:
             return None
+        key = (self.name,)
+        try:
+            return ctx.reason_cache[key]
+        except KeyError:
+            r = ctx.reason_cache[key] = self._reason(ctx)
+            return r
+
+    def _reason(self, ctx: Context) -> Reason:
         if ctx.ordered:
             names = ", ".join(t.affinity_name or "?" for t in ctx.terms)
             return Reason(self.name, "match none of the cluster affinities",

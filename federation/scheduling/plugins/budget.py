@@ -19,6 +19,14 @@ class Budget:
         cost = fit.demand_cost if ctx.whole else max(fit.unit_cost.values(), default=0.0)
         if cost <= ctx.budget + 1e-9:
             return None
-        what = "the workload" if ctx.whole else "one replica"
-        return Reason(self.name, f"exceed the ${ctx.budget:g}/h budget",
-                      f"{what} costs ${cost:,.2f}/h here, over the ${ctx.budget:g}/h budget")
+        key = (self.name, cost)
+        try:
+            return ctx.reason_cache[key]
+        except KeyError:
+            r = ctx.reason_cache[key] = self._reason(ctx.whole, cost, ctx.budget)
+            return r
+
+    def _reason(self, whole: bool, cost: float, budget: float) -> Reason:
+        what = "the workload" if whole else "one replica"
+        return Reason(self.name, f"exceed the ${budget:g}/h budget",
+                      f"{what} costs ${cost:,.2f}/h here, over the ${budget:g}/h budget")

@@ -13,10 +13,18 @@ class Capacity:
 
     def filter(self, ctx: Context, cluster: ClusterSnapshot) -> Reason | None:
         fit = ctx.fit(cluster)
-        what = fit.product or ("GPU" if ctx.needs_gpu else "CPU/memory")
+        if fit.fits_all if ctx.whole else fit.fits_one:
+            return None
+        key = (self.name, fit.product)
+        try:
+            return ctx.reason_cache[key]
+        except KeyError:
+            r = ctx.reason_cache[key] = self._reason(ctx, fit.product)
+            return r
+
+    def _reason(self, ctx: Context, product: str | None) -> Reason:
+        what = product or ("GPU" if ctx.needs_gpu else "CPU/memory")
         if ctx.whole:
-            if fit.fits_all:
-                return None
             if ctx.gang == "SingleCluster" and not ctx.duplicated:
                 need = f"{ctx.demand.total_gpus} GPUs" if ctx.needs_gpu else (
                     f"{ctx.demand.total_replicas} replicas")
@@ -26,8 +34,6 @@ class Capacity:
             return Reason(self.name, "cannot fit all replicas",
                           f"free {what} capacity holds fewer than "
                           f"{ctx.demand.total_replicas} replicas", rule=False)
-        if all(n > 0 for n in fit.capacity.values()):
-            return None
         gpus = f" ({ctx.max_gpus}x {what} per replica)" if ctx.needs_gpu else ""
         return Reason(self.name, f"have no free capacity for one replica{gpus}",
                       f"no node has room for one replica{gpus}", rule=False)

@@ -14,5 +14,10 @@ class KindInstalled:
         kinds = cluster.installed_kinds
         if kinds is None or ctx.kind_key in kinds:
             return None
-        return Reason(self.name, f"lack kind {ctx.kind_key}",
-                      f"{ctx.kind_key} is not installed")
+        key = (self.name,)
+        try:
+            return ctx.reason_cache[key]
+        except KeyError:
+            r = ctx.reason_cache[key] = Reason(self.name, f"lack kind {ctx.kind_key}",
+                                          f"{ctx.kind_key} is not installed")
+            return r

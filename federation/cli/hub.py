@@ -1,0 +1,52 @@
+"""`fedctl hub run`: the hub controller."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("hub", help="run the hub controller")
+    hsub = p.add_subparsers(dest="hub_command", metavar="COMMAND")
+    hsub.required = True
+    run = hsub.add_parser("run", help="place, apply, aggregate and fail over (until stopped)")
+    run.add_argument("--kubeconfig", type=Path, default=None,
+                     help="hub kubeconfig (default: the running dev fleet's)")
+    run.add_argument("--context", default=None, help="hub context (dev fleet: hub)")
+    run.add_argument("--state-dir", type=Path, default=None, help="dev fleet state dir")
+    run.add_argument("--cache-dir", type=Path, default=None,
+                     help="discovery caches (default: <state-dir>/hub-cache)")
+    run.add_argument("--workers", type=int, default=4, help="parallel reconciles")
+    run.add_argument("--not-ready-seconds", type=float, default=10.0,
+                     help="how long a member may be NotReady before its workloads move")
+    run.add_argument("--interpreter", type=Path, action="append", default=[],
+                     help="WorkloadInterpreter YAML for kinds without built-in support")
+    run.set_defaults(handler=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from federation.dev.localfleet import default_state_dir
+    from federation.hub.controller import Hub, HubConfig, run_until
+    from federation.interpreters.spec import load_interpreters
+
+    state_dir = args.state_dir or default_state_dir()
+    kubeconfig = args.kubeconfig or state_dir / "kubeconfig"
+    context = args.context or (None if args.kubeconfig else "hub")
+    specs = tuple(s for f in args.interpreter for s in load_interpreters(f))
+    config = HubConfig(kubeconfig=kubeconfig, context=context,
+                       cache_dir=args.cache_dir or state_dir / "hub-cache",
+                       workers=args.workers, not_ready_grace=args.not_ready_seconds,
+                       interpreters=specs)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await run_until(Hub(config), stop)
+
+    asyncio.run(main())
+    return 0

@@ -1,0 +1,1 @@
+"""The hub controller: watches, placement, apply, status, failover."""

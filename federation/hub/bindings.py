@@ -1,0 +1,109 @@
+"""ResourceBinding: the hub's record of where one template runs and how it is doing.
+
+One binding per template, in the template's namespace, named ``<name>-<kind>``. ``spec``
+holds the decision (clusters and replicas per component, the policy, the inputs it was
+made from); ``status`` holds conditions, per-cluster apply and workload state, and the
+clusters that still hold an old copy to remove once they answer again (fencing).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from federation.model.placement import ClusterAssignment, Placement
+from policies.models import GROUP, VERSION
+
+PLURAL = "resourcebindings"
+KIND = "ResourceBinding"
+
+
+def binding_crd() -> dict[str, Any]:
+    free = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{PLURAL}.{GROUP}"},
+        "spec": {
+            "group": GROUP, "scope": "Namespaced",
+            "names": {"kind": KIND, "plural": PLURAL, "singular": "resourcebinding",
+                      "listKind": f"{KIND}List", "shortNames": ["rb"]},
+            "versions": [{
+                "name": VERSION, "served": True, "storage": True,
+                "schema": {"openAPIV3Schema": {"type": "object", "properties": {
+                    "spec": free, "status": free}}},
+                "subresources": {"status": {}},
+                "additionalPrinterColumns": [
+                    {"name": "Kind", "type": "string", "jsonPath": ".spec.resource.kind"},
+                    {"name": "Workload", "type": "string", "jsonPath": ".spec.resource.name"},
+                    {"name": "Clusters", "type": "string",
+                     "jsonPath": ".spec.clusters[*].name"},
+                    {"name": "Scheduled", "type": "string",
+                     "jsonPath": ".status.conditions[?(@.type==\"Scheduled\")].status"},
+                    {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
+                    {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+                ],
+            }],
+        },
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateKey:
+    api_version: str
+    kind: str
+    namespace: str
+    name: str
+
+    @property
+    def binding_name(self) -> str:
+        base = f"{self.name}-{self.kind.lower()}"
+        if len(base) <= 63:
+            return base
+        digest = hashlib.sha256(base.encode()).hexdigest()[:8]
+        return f"{base[:54]}-{digest}"
+
+    @property
+    def label(self) -> str:
+        """Value of the ``fedctl.dev/binding`` label on member copies (<= 63 chars)."""
+        raw = f"{self.namespace}.{self.binding_name}"
+        if len(raw) <= 63:
+            return raw
+        return f"{raw[:54]}-{hashlib.sha256(raw.encode()).hexdigest()[:8]}"
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.namespace}/{self.name}"
+
+
+def placement_of(binding: Mapping[str, Any] | None) -> Placement | None:
+    if not binding:
+        return None
+    clusters = (binding.get("spec") or {}).get("clusters") or []
+    if not clusters:
+        return None
+    out = []
+    for c in sorted(clusters, key=lambda c: c["name"]):
+        reps = tuple((str(k), int(v)) for k, v in (c.get("replicas") or {}).items() if v)
+        if reps:
+            out.append(ClusterAssignment(c["name"], reps))
+    return Placement(tuple(out)) if out else None
+
+
+def clusters_spec(placement: Placement) -> list[dict[str, Any]]:
+    return [{"name": a.cluster, "replicas": dict(a.replicas)} for a in placement.assignments]
+
+
+def inputs_key(*parts: object) -> str:
+    """A short digest of what a decision was made from; same inputs, same key."""
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
+
+
+def condition(type_: str, ok: bool, reason: str, message: str, now: str,
+              previous: Iterable[Mapping[str, Any]] = ()) -> dict[str, Any]:
+    status = "True" if ok else "False"
+    old = next((c for c in previous if c.get("type") == type_), None)
+    since = old.get("lastTransitionTime") if old and old.get("status") == status else now
+    return {"type": type_, "status": status, "reason": reason, "message": message[:1000],
+            "lastTransitionTime": since}

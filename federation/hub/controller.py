@@ -1,0 +1,271 @@
+"""The hub controller's main loop.
+
+Everything runs in one ``asyncio.TaskGroup``: reflectors on the hub (MemberClusters,
+propagation and override policies, ResourceBindings, and each workload kind the hub
+serves), the member set (clients, health probes, inventory watches), a periodic resync,
+and ``workers`` reconcile workers fed by a deduplicating work queue keyed by template.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+from kubernetes_asyncio import client as k8s
+from kubernetes_asyncio.client.exceptions import ApiException
+from kubernetes_asyncio.dynamic import DynamicClient
+
+from federation.catalog.egress import load_egress_matrix
+from federation.catalog.kinds import WORKLOAD_KINDS
+from federation.catalog.prices import load_price_catalog
+from federation.clusters.client import DEFAULT_TIMEOUT, api_client
+from federation.clusters.crds import wait_established
+from federation.clusters.join import install_crds
+from federation.clusters.watch import Reflector
+from federation.errors import FedctlError
+from federation.hub.bindings import PLURAL as BINDINGS
+from federation.hub.bindings import TemplateKey, binding_crd
+from federation.hub.members import Members
+from federation.hub.queue import WorkQueue
+from federation.hub.reconcile import Outcome, Reconciler
+from federation.interpreters.interpreter import Interpreters
+from federation.interpreters.spec import KindSpec
+from federation.scheduling.runtime import Scheduler
+from policies.models import GROUP, VERSION, OverridePolicy, PropagationPolicy
+from policies.parse import parse_document
+from policies.source import Document
+
+log = logging.getLogger(__name__)
+
+BUILTIN_TEMPLATES: tuple[tuple[str, str, str], ...] = (
+    ("apps/v1", "Deployment", "list_deployment_for_all_namespaces"),
+    ("apps/v1", "StatefulSet", "list_stateful_set_for_all_namespaces"),
+    ("batch/v1", "Job", "list_job_for_all_namespaces"),
+)
+
+
+@dataclass
+class HubConfig:
+    kubeconfig: Path
+    context: str | None = None
+    cache_dir: Path = Path(".fedctl/cache")
+    workers: int = 4
+    resync_seconds: float = 5.0
+    not_ready_grace: float = 10.0
+    interpreters: tuple[KindSpec, ...] = ()
+
+
+class Hub:
+    def __init__(self, config: HubConfig) -> None:
+        self.config = config
+        self.queue: WorkQueue[TemplateKey] = WorkQueue()
+        self.interpreters = Interpreters(config.interpreters)
+        self.templates: dict[tuple[str, str], Reflector] = {}
+        self.outcomes: dict[TemplateKey, Outcome] = {}
+        self.ready = asyncio.Event()
+        self._policy_cache: dict[tuple[str, str], tuple[str, Any]] = {}
+        self._members_dirty = asyncio.Event()
+
+    # ---- caches ------------------------------------------------------------------------
+    def _parsed(self, refl: Reflector | None) -> list[Any]:
+        out = []
+        for key, obj in (refl.store.items() if refl else ()):
+            meta = obj.get("metadata") or {}
+            rv = str(meta.get("resourceVersion"))
+            cache_key = (str(obj.get("kind")), key)
+            cached = self._policy_cache.get(cache_key)
+            if cached and cached[0] == rv:
+                out.append(cached[1])
+                continue
+            doc = Document(obj, f"hub:{obj.get('kind')}/{key}", 0, 1)
+            try:
+                parsed = parse_document(doc)
+            except FedctlError as exc:
+                log.warning("ignoring invalid %s %s: %s", obj.get("kind"), key, exc)
+                continue
+            self._policy_cache[cache_key] = (rv, parsed)
+            out.append(parsed)
+        return out
+
+    def policies(self) -> list[PropagationPolicy]:
+        return [p for name in ("propagationpolicies", "clusterpropagationpolicies")
+                for p in self._parsed(self._refl.get(name))
+                if isinstance(p, PropagationPolicy)]
+
+    def overrides(self) -> list[OverridePolicy]:
+        return [p for name in ("overridepolicies", "clusteroverridepolicies")
+                for p in self._parsed(self._refl.get(name)) if isinstance(p, OverridePolicy)]
+
+    def template(self, key: TemplateKey) -> dict[str, Any] | None:
+        refl = self.templates.get((key.api_version, key.kind))
+        obj = refl.store.get(f"{key.namespace}/{key.name}") if refl else None
+        if obj is None:
+            return None
+        if "kind" not in obj:  # list items of built-in types carry no apiVersion/kind
+            obj = {**obj, "apiVersion": key.api_version, "kind": key.kind}
+        return obj
+
+    def binding(self, key: TemplateKey) -> dict[str, Any] | None:
+        refl = self._refl.get(BINDINGS)
+        return refl.store.get(f"{key.namespace}/{key.binding_name}") if refl else None
+
+    def template_keys(self) -> list[TemplateKey]:
+        keys = []
+        for (api_version, kind), refl in self.templates.items():
+            for store_key in refl.store:
+                ns, _, name = store_key.partition("/")
+                keys.append(TemplateKey(api_version, kind, ns, name))
+        return keys
+
+    # ---- events ------------------------------------------------------------------------
+    def _enqueue_all(self, *_: object) -> None:
+        for key in self.template_keys():
+            self.queue.add(key)
+
+    def _template_changed(self, api_version: str, kind: str) -> Callable[[str, dict[str, Any]],
+                                                                          None]:
+        def changed(_event: str, obj: dict[str, Any]) -> None:
+            meta = obj.get("metadata") or {}
+            if meta.get("name"):
+                self.queue.add(TemplateKey(api_version, kind, meta.get("namespace", ""),
+                                           meta["name"]))
+        return changed
+
+    def _member_changed(self, _name: str) -> None:
+        self._enqueue_all()
+
+    # ---- run ---------------------------------------------------------------------------
+    async def run(self) -> None:
+        cfg = self.config
+        cfg.cache_dir.mkdir(parents=True, exist_ok=True)
+        hub = await api_client(cfg.kubeconfig, cfg.context)
+        members = Members(load_price_catalog(), cfg.cache_dir, self._member_changed)
+        try:
+            await install_crds(hub)
+            await _ensure_crd(hub, binding_crd())
+            dyn = await DynamicClient(hub, cache_file=str(cfg.cache_dir / "discovery-hub.json"))
+            await dyn.resources.invalidate_cache()
+            self._refl = self._hub_reflectors(hub)
+            await self._template_reflectors(hub)
+            reconciler = Reconciler(
+                hub=dyn, members=members, interpreters=self.interpreters,
+                scheduler=Scheduler(load_egress_matrix()), policies=self.policies,
+                overrides=self.overrides, template=self.template, binding=self.binding,
+                not_ready_grace=cfg.not_ready_grace)
+            async with asyncio.TaskGroup() as tg:
+                for refl in [*self._refl.values(), *self.templates.values()]:
+                    tg.create_task(refl.run(), name=f"reflector/{refl.name}")
+                tg.create_task(self._sync_members(hub, members), name="members")
+                tg.create_task(self._resync(), name="resync")
+                for i in range(cfg.workers):
+                    tg.create_task(self._worker(reconciler), name=f"worker/{i}")
+                tg.create_task(self._mark_ready(), name="ready")
+        finally:
+            self.queue.close()
+            await members.close()
+            await hub.close()
+
+    def _hub_reflectors(self, hub: k8s.ApiClient) -> dict[str, Reflector]:
+        custom = k8s.CustomObjectsApi(hub)
+        out = {}
+        for plural in ("propagationpolicies", "clusterpropagationpolicies", "overridepolicies",
+                       "clusteroverridepolicies", BINDINGS):
+            on_change = None if plural == BINDINGS else self._enqueue_all
+            out[plural] = Reflector(f"hub/{plural}", custom.list_cluster_custom_object,
+                                    list_kwargs={"group": GROUP, "version": VERSION,
+                                                 "plural": plural}, on_change=on_change)
+        out["memberclusters"] = Reflector(
+            "hub/memberclusters", custom.list_cluster_custom_object,
+            list_kwargs={"group": GROUP, "version": VERSION, "plural": "memberclusters"},
+            on_change=lambda _k, _o: self._members_dirty.set())
+        return out
+
+    async def _template_reflectors(self, hub: k8s.ApiClient) -> None:
+        apps, batch = k8s.AppsV1Api(hub), k8s.BatchV1Api(hub)
+        for api_version, kind, method in BUILTIN_TEMPLATES:
+            api = apps if api_version.startswith("apps") else batch
+            self.templates[(api_version, kind)] = Reflector(
+                f"hub/{kind}", getattr(api, method),
+                on_change=self._template_changed(api_version, kind))
+        groups = await k8s.ApisApi(hub).get_api_versions(_request_timeout=DEFAULT_TIMEOUT)
+        served = {g.name: {v.version for v in g.versions} for g in groups.groups}
+        custom = k8s.CustomObjectsApi(hub)
+        for wk in WORKLOAD_KINDS:
+            if wk.version not in served.get(wk.group, set()):
+                continue  # the kind is not installed on this hub
+            self.templates[(wk.api_version, wk.kind)] = Reflector(
+                f"hub/{wk.kind}", custom.list_cluster_custom_object,
+                list_kwargs={"group": wk.group, "version": wk.version, "plural": wk.plural},
+                on_change=self._template_changed(wk.api_version, wk.kind))
+
+    async def _sync_members(self, hub: k8s.ApiClient, members: Members) -> None:
+        refl = self._refl["memberclusters"]
+        await refl.synced.wait()
+        self._members_dirty.set()
+        while True:
+            await self._members_dirty.wait()
+            self._members_dirty.clear()
+            await members.sync(hub, list(refl.store.values()))
+
+    async def _resync(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.resync_seconds)
+            self._enqueue_all()
+
+    async def _mark_ready(self) -> None:
+        await asyncio.gather(*(r.synced.wait() for r in
+                               [*self._refl.values(), *self.templates.values()]))
+        self.ready.set()
+        self._enqueue_all()
+
+    async def _worker(self, reconciler: Reconciler) -> None:
+        await self.ready.wait()
+        while True:
+            key = await self.queue.get()
+            try:
+                outcome = await reconciler.reconcile(key)
+                self.outcomes[key] = outcome
+                if outcome.requeue is not None:
+                    self.queue.add_after(key, outcome.requeue)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # one template's failure never stops the others
+                log.warning("reconcile %s failed: %s: %s", key, type(exc).__name__, exc)
+                self.queue.add_after(key, 2.0)
+            finally:
+                self.queue.done(key)
+
+
+async def _ensure_crd(api: k8s.ApiClient, body: dict[str, Any]) -> None:
+    ext = k8s.ApiextensionsV1Api(api)
+    name = body["metadata"]["name"]
+    try:
+        await ext.create_custom_resource_definition(cast(Any, body),
+                                                    _request_timeout=DEFAULT_TIMEOUT)
+    except ApiException as exc:
+        if exc.status != 409:
+            raise
+        current = await ext.read_custom_resource_definition(name,
+                                                            _request_timeout=DEFAULT_TIMEOUT)
+        body["metadata"]["resourceVersion"] = current.metadata.resource_version
+        await ext.replace_custom_resource_definition(name, cast(Any, body),
+                                                     _request_timeout=DEFAULT_TIMEOUT)
+    await wait_established(api, [name])
+
+
+async def run_until(hub: Hub, stop: asyncio.Event) -> None:
+    """Run the hub until ``stop`` is set (used by tests and the CLI)."""
+    task = asyncio.create_task(hub.run())
+    waiter = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    task.cancel()
+    waiter.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    if task in done and task.exception():
+        raise task.exception()  # type: ignore[misc]

@@ -1,0 +1,214 @@
+"""The hub's view of its members: clients, health, watched inventory, scheduler snapshots.
+
+One ``Members`` object owns, per ``MemberCluster`` on the hub: an API client (from the
+member's kubeconfig Secret) in the ``ClientPool`` with its health probe, two reflectors
+(nodes, pods) feeding the GPU inventory, the kinds the member serves (API discovery), and a
+``MemberApplier``. ``snapshots()`` turns all of it into the scheduler's input.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kubernetes_asyncio import client as k8s
+
+from federation.catalog.prices import PriceCatalog, cluster_prices, vcpu_price
+from federation.clusters.client import DEFAULT_TIMEOUT
+from federation.clusters.health import Health
+from federation.clusters.inventory import compute_inventory
+from federation.clusters.join import read_member_kubeconfig
+from federation.clusters.pool import ClientPool
+from federation.clusters.watch import Reflector
+from federation.model.cluster import EDGE_TAINT_KEY, ClusterSnapshot, GpuPrice, Taint
+from federation.syncer.apply import MemberApplier
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class MemberRecord:
+    name: str
+    spec: dict[str, Any]
+    generation: int
+    nodes: Reflector
+    pods: Reflector
+    applier: MemberApplier
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    installed_kinds: frozenset[str] | None = None
+    not_ready_since: float | None = None
+
+
+async def discover_kinds(api: k8s.ApiClient) -> frozenset[str]:
+    """Every ``group/Kind`` the member serves ("Kind" alone for the core group)."""
+    kinds: set[str] = set()
+    resources = await k8s.CoreV1Api(api).get_api_resources(_request_timeout=DEFAULT_TIMEOUT)
+    kinds.update(r.kind for r in resources.resources if "/" not in r.name)
+    groups = await k8s.ApisApi(api).get_api_versions(_request_timeout=DEFAULT_TIMEOUT)
+    for g in groups.groups:
+        gv = g.preferred_version.group_version
+        resp = await api.call_api(f"/apis/{gv}", "GET", auth_settings=["BearerToken"],
+                                  response_types_map={200: "object"},
+                                  _return_http_data_only=True,
+                                  _request_timeout=DEFAULT_TIMEOUT)
+        for r in resp.get("resources") or []:
+            if "/" not in r["name"]:
+                kinds.add(f"{g.name}/{r['kind']}")
+    return frozenset(kinds)
+
+
+class Members:
+    def __init__(self, catalog: PriceCatalog, cache_dir: Path,
+                 on_change: Callable[[str], None]) -> None:
+        self.catalog = catalog
+        self.cache_dir = cache_dir
+        self._on_change = on_change
+        self.pool = ClientPool(on_transition=self._transition)
+        self._members: dict[str, MemberRecord] = {}
+
+    def names(self) -> list[str]:
+        return sorted(self._members)
+
+    def get(self, name: str) -> MemberRecord | None:
+        return self._members.get(name)
+
+    def health(self, name: str) -> Health:
+        return self.pool.get(name).health
+
+    def _transition(self, name: str, old: Health, new: Health) -> None:
+        rec = self._members.get(name)
+        if rec is not None:
+            rec.not_ready_since = None if new.ready else time.monotonic()
+        self._on_change(name)
+
+    async def sync(self, hub: k8s.ApiClient, objects: list[dict[str, Any]]) -> None:
+        """Bring the member set in line with the MemberCluster objects on the hub."""
+        wanted = {o["metadata"]["name"]: o for o in objects
+                  if not o["metadata"].get("deletionTimestamp")}
+        for name in [n for n in self._members if n not in wanted]:
+            await self.remove(name)
+        for name, obj in wanted.items():
+            gen = int(obj["metadata"].get("generation") or 0)
+            rec = self._members.get(name)
+            if rec is not None and rec.generation == gen:
+                continue
+            if rec is not None:
+                await self.remove(name)
+            try:
+                await self.add(hub, obj)
+            except Exception as exc:  # one bad member must not stop the others
+                log.warning("member %s: cannot connect: %s", name, exc)
+
+    async def add(self, hub: k8s.ApiClient, obj: dict[str, Any]) -> None:
+        name = obj["metadata"]["name"]
+        cfg = await read_member_kubeconfig(hub, obj)
+        member = await self.pool.add_kubeconfig_dict(name, cfg)
+        core = k8s.CoreV1Api(member.api)
+        notify = self._on_change
+        nodes = Reflector(f"{name}/nodes", core.list_node,
+                          on_change=lambda _k, _o: None)
+        pods = Reflector(f"{name}/pods", core.list_pod_for_all_namespaces,
+                         on_change=lambda _k, _o: None)
+        rec = MemberRecord(name=name, spec=obj["spec"],
+                           generation=int(obj["metadata"].get("generation") or 0),
+                           nodes=nodes, pods=pods,
+                           applier=MemberApplier(name, member.api, self.cache_dir))
+        self._members[name] = rec
+        rec.tasks = [asyncio.create_task(nodes.run(), name=f"{name}/nodes"),
+                     asyncio.create_task(pods.run(), name=f"{name}/pods"),
+                     asyncio.create_task(self._discover(rec, member.api), name=f"{name}/kinds")]
+        notify(name)
+
+    async def _discover(self, rec: MemberRecord, api: k8s.ApiClient) -> None:
+        delay = 1.0
+        while rec.installed_kinds is None:
+            try:
+                rec.installed_kinds = await discover_kinds(api)
+                self._on_change(rec.name)
+            except Exception as exc:
+                log.debug("member %s: discovery failed: %s", rec.name, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10)
+
+    async def remove(self, name: str) -> None:
+        rec = self._members.pop(name, None)
+        if rec is None:
+            return
+        for t in rec.tasks:
+            t.cancel()
+        await asyncio.gather(*rec.tasks, return_exceptions=True)
+        await self.pool.remove(name)
+        self._on_change(name)
+
+    async def close(self) -> None:
+        for name in list(self._members):
+            await self.remove(name)
+        await self.pool.close()
+
+    def snapshot(self, name: str, not_ready_grace: float, now: float,
+                 holds_replicas: bool = False) -> ClusterSnapshot:
+        """The scheduler's view of one member.
+
+        A member that never answered is not ready. One that was Ready and stopped
+        answering keeps the replicas it ``holds_replicas`` for ``not_ready_grace`` seconds
+        (the failover toleration) and then counts as not ready, with the health taint, so
+        they move; it gets no new replicas meanwhile.
+        """
+        rec = self._members[name]
+        spec = rec.spec
+        health = self.health(name)
+        synced = rec.nodes.synced.is_set() and rec.pods.synced.is_set()
+        if health.ready:
+            ready = synced
+        else:
+            within_grace = (rec.not_ready_since is not None
+                            and now - rec.not_ready_since < not_ready_grace)
+            ready = synced and holds_replicas and within_grace
+        inv = compute_inventory(rec.nodes.store.values(), rec.pods.store.values())
+        taints = [Taint(t["key"], t.get("value", ""), t.get("effect", "NoSchedule"))
+                  for t in spec.get("taints") or []]
+        if spec.get("edge") and not any(t.key == EDGE_TAINT_KEY for t in taints):
+            taints.append(Taint(EDGE_TAINT_KEY, "true", "NoSchedule"))
+        if not ready and health.taint:
+            taints.append(Taint(health.taint, "", "NoExecute"))
+        pricing = spec.get("pricing") or {}
+        products = {g.gpu_product for g in inv.node_groups if g.gpu_product}
+        prices: dict[str, GpuPrice] = cluster_prices(
+            self.catalog, spec.get("provider", ""), spec.get("region", ""), products,
+            on_demand_overrides=pricing.get("gpuHourly") or {},
+            spot_overrides=pricing.get("spotGpuHourly") or {})
+        stores = spec.get("objectStores") or []
+        return ClusterSnapshot(
+            name=name,
+            provider=spec.get("provider", ""),
+            region=spec.get("region", ""),
+            zone=spec.get("zone") or spec.get("region", ""),
+            labels={},
+            taints=tuple(taints),
+            ready=ready,
+            edge=bool(spec.get("edge")),
+            node_groups=inv.node_groups,
+            installed_kinds=rec.installed_kinds,
+            prices=prices,
+            vcpu_hourly=vcpu_price(self.catalog, spec.get("provider", ""),
+                                   spec.get("region", "")),
+            spot_available=bool(pricing.get("spotAvailable")),
+            store_regions=tuple(sorted({s.get("region", "") for s in stores})),
+        )
+
+    def snapshots(self, not_ready_grace: float,
+                  holding: frozenset[str] = frozenset()) -> tuple[ClusterSnapshot, ...]:
+        now = time.monotonic()
+        return tuple(self.snapshot(n, not_ready_grace, now, n in holding)
+                     for n in self.names())
+
+    def failed_since(self, name: str) -> float | None:
+        rec = self._members.get(name)
+        if rec is None or self.health(name).ready:
+            return None
+        return rec.not_ready_since

@@ -1,0 +1,320 @@
+"""Reconcile one template: place it, apply it, prune it, aggregate its status, fail it over.
+
+Inputs come from the controller's caches (templates, policies, bindings) and from
+``Members`` (snapshots, appliers); outputs are member objects (server-side applied), the
+ResourceBinding and the template's status on the hub.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from kubernetes_asyncio.client.exceptions import ApiException
+from kubernetes_asyncio.dynamic import DynamicClient
+
+from federation.errors import FedctlError
+from federation.hub.bindings import (
+    KIND,
+    TemplateKey,
+    clusters_spec,
+    condition,
+    placement_of,
+)
+from federation.hub.members import Members
+from federation.interpreters.demand import extract_demand
+from federation.interpreters.interpreter import PHASE_ORDER, Interpreters
+from federation.model.placement import Placement
+from federation.scheduling.runtime import Scheduler
+from federation.syncer.apply import raw_dict
+from federation.syncer.labels import FIELD_MANAGER
+from federation.syncer.render import MemberTarget, render
+from policies.match import select_overrides, select_policy
+from policies.models import GROUP, VERSION, OverridePolicy, PropagationPolicy
+
+log = logging.getLogger(__name__)
+
+FINALIZER = "fedctl.dev/cleanup"
+TRAINING_GANGS = ("SingleCluster", "AllOrNothing")
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one reconcile did; ``requeue`` seconds when something is still settling."""
+
+    scheduled: bool
+    clusters: tuple[str, ...]
+    message: str
+    requeue: float | None = None
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Reconciler:
+    def __init__(self, *, hub: DynamicClient, members: Members, interpreters: Interpreters,
+                 scheduler: Scheduler, policies: Callable[[], list[PropagationPolicy]],
+                 overrides: Callable[[], list[OverridePolicy]],
+                 template: Callable[[TemplateKey], dict[str, Any] | None],
+                 binding: Callable[[TemplateKey], dict[str, Any] | None],
+                 not_ready_grace: float = 10.0) -> None:
+        self.hub = hub
+        self.members = members
+        self.interpreters = interpreters
+        self.scheduler = scheduler
+        self._policies = policies
+        self._overrides = overrides
+        self._template = template
+        self._binding = binding
+        self.not_ready_grace = not_ready_grace
+
+    # ---- entry ---------------------------------------------------------------------------
+    async def reconcile(self, key: TemplateKey) -> Outcome:
+        tmpl = self._template(key)
+        binding = self._binding(key)
+        if tmpl is None or (tmpl.get("metadata") or {}).get("deletionTimestamp"):
+            return await self._teardown(key, tmpl, binding)
+        meta = tmpl["metadata"]
+        labels = meta.get("labels") or {}
+        policy = select_policy(self._policies(), key.api_version, key.kind, key.name,
+                               key.namespace, labels)
+        if policy is None:
+            if binding is not None:
+                return await self._teardown(key, tmpl, binding, keep_template=True)
+            return Outcome(False, (), "no propagation policy selects it")
+        await self._ensure_finalizer(key, tmpl)
+        try:
+            demand = extract_demand(tmpl, self.interpreters)
+        except FedctlError as exc:
+            await self._write_binding(key, tmpl, policy, binding, placement_of(binding), [
+                condition("Scheduled", False, "InvalidTemplate", str(exc), _now(),
+                          _conds(binding))], {}, [])
+            return Outcome(False, (), f"invalid template: {exc}")
+        previous = placement_of(binding)
+        holding = frozenset(previous.clusters) if previous else frozenset()
+        snaps = self.members.snapshots(self.not_ready_grace, holding)
+        decision = self.scheduler.schedule(snaps, demand, policy.spec.placement, previous)
+        if decision.schedulable:
+            placement = decision.placement
+            sched = condition("Scheduled", True, "Scheduled", decision.message, _now(),
+                              _conds(binding))
+        else:
+            placement = previous or Placement()
+            sched = condition("Scheduled", False, "Unschedulable",
+                              f"{decision.message}; {decision.diagnosis.summary}".strip("; "),
+                              _now(), _conds(binding))
+        rules = [r for p in select_overrides(self._overrides(), key.api_version, key.kind,
+                                             key.name, key.namespace, labels)
+                 for r in p.spec.override_rules]
+        applied, copies = await self._apply(key, tmpl, placement, rules)
+        gang = decision.gang in TRAINING_GANGS
+        cleanup, requeue = await self._prune(key, binding, placement, copies, gang)
+        conds = [sched, _applied_condition(applied, binding)]
+        await self._write_binding(key, tmpl, policy, binding, placement, conds, applied,
+                                  cleanup, copies, decision.hourly_cost)
+        await self._write_template_status(key, tmpl, copies)
+        unsettled = any(not r["ok"] for r in applied.values()) or cleanup or not all(
+            self.interpreters.health(o).healthy for o in copies.values())
+        return Outcome(decision.schedulable, placement.clusters, decision.message,
+                       requeue if requeue is not None else (3.0 if unsettled else None))
+
+    # ---- apply and prune ----------------------------------------------------------------
+    async def _apply(self, key: TemplateKey, tmpl: dict[str, Any], placement: Placement,
+                     rules: list[Any]) -> tuple[dict[str, dict[str, Any]],
+                                                dict[str, dict[str, Any]]]:
+        applied: dict[str, dict[str, Any]] = {}
+        copies: dict[str, dict[str, Any]] = {}
+        for a in placement.assignments:
+            rec = self.members.get(a.cluster)
+            if rec is None:
+                applied[a.cluster] = {"ok": False, "message": "cluster is not registered"}
+                continue
+            spec = rec.spec
+            target = MemberTarget(a.cluster, {}, spec.get("region", ""),
+                                  spec.get("provider", ""), spec.get("zone", ""))
+            obj = render(tmpl, target, binding=key.label, interpreters=self.interpreters,
+                         replicas=dict(a.replicas), rules=rules)
+            res = await rec.applier.apply(obj)
+            applied[a.cluster] = {"ok": res.ok, "action": res.action, "message": res.message}
+            if res.ok:
+                try:
+                    got = await rec.applier.get(key.api_version, key.kind, key.name,
+                                                key.namespace or None)
+                except (ApiException, OSError) as exc:
+                    log.debug("%s: reading copy on %s failed: %s", key, a.cluster, exc)
+                    got = None
+                if got is not None:
+                    copies[a.cluster] = got
+        return applied, copies
+
+    async def _prune(self, key: TemplateKey, binding: dict[str, Any] | None,
+                     placement: Placement, copies: Mapping[str, dict[str, Any]],
+                     gang: bool) -> tuple[list[str], float | None]:
+        """Remove copies from clusters no longer chosen; remember the unreachable ones.
+
+        Training gangs: the old copy goes at once (never two copies running). Others
+        (inference): the old copy stays until every new copy is healthy.
+        """
+        before = placement_of(binding)
+        old = set(before.clusters) if before else set()
+        old |= set(((binding or {}).get("status") or {}).get("pendingCleanup") or [])
+        stale = sorted(old - set(placement.clusters))
+        if not stale:
+            return [], None
+        new_healthy = all(self.interpreters.health(o).healthy for o in copies.values()) and (
+            set(copies) == set(placement.clusters))
+        if not gang and not new_healthy:
+            return stale, 2.0  # keep serving from the old clusters for now
+        left = []
+        for cluster in stale:
+            rec = self.members.get(cluster)
+            if rec is None:
+                continue  # the cluster was unregistered: nothing to fence
+            if not self.members.health(cluster).ready:
+                left.append(cluster)  # fence when it answers again
+                continue
+            res = await rec.applier.delete(key.api_version, key.kind, key.name,
+                                           key.namespace or None)
+            if not res.ok:
+                left.append(cluster)
+        return left, 5.0 if left else None
+
+    async def _teardown(self, key: TemplateKey, tmpl: dict[str, Any] | None,
+                        binding: dict[str, Any] | None, *,
+                        keep_template: bool = False) -> Outcome:
+        before = placement_of(binding)
+        clusters = set(before.clusters) if before else set()
+        clusters |= set(((binding or {}).get("status") or {}).get("pendingCleanup") or [])
+        left = []
+        for cluster in sorted(clusters):
+            rec = self.members.get(cluster)
+            if rec is None:
+                continue
+            res = await rec.applier.delete(key.api_version, key.kind, key.name,
+                                           key.namespace or None)
+            if not res.ok:
+                left.append(cluster)
+        if left:
+            return Outcome(False, tuple(left), f"waiting to delete from {', '.join(left)}",
+                           requeue=5.0)
+        if binding is not None:
+            await self._delete_binding(key)
+        if tmpl is not None and FINALIZER in (tmpl["metadata"].get("finalizers") or []):
+            await self._remove_finalizer(key, tmpl)
+        return Outcome(False, (), "removed from every cluster" if not keep_template
+                       else "no policy selects it any more; removed from every cluster")
+
+    # ---- hub writes ---------------------------------------------------------------------
+    async def _resource(self, api_version: str, kind: str) -> Any:
+        return await self.hub.resources.get(api_version=api_version, kind=kind)
+
+    async def _ensure_finalizer(self, key: TemplateKey, tmpl: dict[str, Any]) -> None:
+        finalizers = list(tmpl["metadata"].get("finalizers") or [])
+        if FINALIZER in finalizers:
+            return
+        res = await self._resource(key.api_version, key.kind)
+        await self.hub.patch(res, body={"metadata": {
+            "finalizers": [*finalizers, FINALIZER],
+            "resourceVersion": tmpl["metadata"].get("resourceVersion")}},
+            name=key.name, namespace=key.namespace or None,
+            content_type="application/merge-patch+json", serializer=raw_dict)
+
+    async def _remove_finalizer(self, key: TemplateKey, tmpl: dict[str, Any]) -> None:
+        res = await self._resource(key.api_version, key.kind)
+        rest = [f for f in tmpl["metadata"].get("finalizers") or [] if f != FINALIZER]
+        try:
+            await self.hub.patch(res, body={"metadata": {"finalizers": rest or None}},
+                                 name=key.name, namespace=key.namespace or None,
+                                 content_type="application/merge-patch+json", serializer=raw_dict)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+
+    async def _delete_binding(self, key: TemplateKey) -> None:
+        res = await self._resource(f"{GROUP}/{VERSION}", KIND)
+        try:
+            await self.hub.delete(res, name=key.binding_name, namespace=key.namespace,
+                                  serializer=raw_dict)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+
+    async def _write_binding(self, key: TemplateKey, tmpl: dict[str, Any],
+                             policy: PropagationPolicy, binding: dict[str, Any] | None,
+                             placement: Placement | None, conds: list[dict[str, Any]],
+                             applied: Mapping[str, dict[str, Any]], cleanup: list[str],
+                             copies: Mapping[str, dict[str, Any]] | None = None,
+                             hourly_cost: float | None = None) -> None:
+        res = await self._resource(f"{GROUP}/{VERSION}", KIND)
+        body = {
+            "apiVersion": f"{GROUP}/{VERSION}", "kind": KIND,
+            "metadata": {"name": key.binding_name, "namespace": key.namespace,
+                         "labels": {"fedctl.dev/binding": key.label}},
+            "spec": {
+                "resource": {"apiVersion": key.api_version, "kind": key.kind,
+                             "namespace": key.namespace, "name": key.name,
+                             "uid": tmpl["metadata"].get("uid")},
+                "policy": f"{policy.kind}/{policy.metadata.namespace or ''}/"
+                          f"{policy.metadata.name}".replace("//", "/"),
+                "clusters": clusters_spec(placement) if placement else [],
+            },
+        }
+        await self.hub.server_side_apply(res, body=body, name=key.binding_name,
+                                         namespace=key.namespace, field_manager=FIELD_MANAGER,
+                                         force_conflicts=True, serializer=raw_dict)
+        health = {c: self.interpreters.health(o) for c, o in (copies or {}).items()}
+        phase = (max(health.values(), key=lambda h: PHASE_ORDER[h.phase]).phase
+                 if health else "Pending")
+        status: dict[str, Any] = {
+            "conditions": conds,
+            "phase": phase,
+            "clusters": [{"name": c, "applied": r.get("action", "error"),
+                          "message": r.get("message", ""),
+                          "phase": health[c].phase if c in health else "Unknown",
+                          "health": health[c].message if c in health else ""}
+                         for c, r in sorted(applied.items())],
+            "pendingCleanup": cleanup,
+        }
+        if hourly_cost is not None:
+            status["hourlyCost"] = round(hourly_cost, 4)
+        if ((binding or {}).get("status") or {}) == status:
+            return
+        path = res.path(name=key.binding_name, namespace=key.namespace)
+        await self.hub.request("patch", f"{path}/status", body={"status": status},
+                               content_type="application/merge-patch+json", serializer=raw_dict)
+
+    async def _write_template_status(self, key: TemplateKey, tmpl: dict[str, Any],
+                                     copies: Mapping[str, dict[str, Any]]) -> None:
+        if not copies:
+            return
+        status = self.interpreters.aggregate(tmpl, copies)
+        current = tmpl.get("status") or {}
+        if all(current.get(k) == v for k, v in status.items()):
+            return
+        res = await self._resource(key.api_version, key.kind)
+        path = res.path(name=key.name, namespace=key.namespace or None)
+        try:
+            await self.hub.request(
+                "patch", f"{path}/status", body={"status": status},
+                content_type="application/merge-patch+json", serializer=raw_dict)
+        except ApiException as exc:
+            if exc.status not in (404, 409):
+                raise
+
+
+def _conds(binding: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    return list(((binding or {}).get("status") or {}).get("conditions") or [])
+
+
+def _applied_condition(applied: Mapping[str, dict[str, Any]],
+                       binding: Mapping[str, Any] | None) -> dict[str, Any]:
+    failed = {c: r for c, r in applied.items() if not r["ok"]}
+    if not failed:
+        return condition("Applied", True, "Applied",
+                         f"applied to {len(applied)} cluster(s)", _now(), _conds(binding))
+    msg = "; ".join(f"{c}: {r.get('message', '')}" for c, r in sorted(failed.items()))
+    return condition("Applied", False, "ApplyFailed", msg, _now(), _conds(binding))

@@ -1,0 +1,268 @@
+"""The hub controller end to end on the real local fleet.
+
+Each test starts the hub in-process against the fleet's hub apiserver, creates policies and
+templates there with the Kubernetes API (as `kubectl apply` would), and checks the members.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes_asyncio import client as k8s
+from kubernetes_asyncio.client.exceptions import ApiException
+
+from federation.clusters.client import api_client
+from federation.clusters.join import join
+from federation.dev.localfleet import FleetState, LocalFleet
+from federation.fleet import load_fleet_file
+from federation.hub.controller import Hub, HubConfig
+
+from .conftest import FLEET_FILE
+from .helpers import eventually
+
+G, V = "fedctl.dev", "v1alpha1"
+
+
+@pytest.fixture(scope="module")
+def joined(local_fleet: LocalFleet, fleet_state: FleetState) -> FleetState:
+    async def run() -> None:
+        hub = await api_client(fleet_state.kubeconfig, "hub")
+        try:
+            await join(hub, load_fleet_file(FLEET_FILE), local_fleet.state_dir)
+        finally:
+            await hub.close()
+
+    asyncio.run(run())
+    return fleet_state
+
+
+@contextlib.asynccontextmanager
+async def running_hub(state: FleetState, tmp_path: Path) -> AsyncIterator[Hub]:
+    hub = Hub(HubConfig(kubeconfig=Path(state.kubeconfig), context="hub",
+                        cache_dir=tmp_path / "cache", resync_seconds=2.0,
+                        not_ready_grace=4.0))
+    task = asyncio.create_task(hub.run())
+    try:
+        await asyncio.wait_for(hub.ready.wait(), 30)
+        yield hub
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def namespace(api: Any) -> str:
+    ns = f"t-{uuid.uuid4().hex[:6]}"
+    await k8s.CoreV1Api(api).create_namespace({"metadata": {"name": ns}})
+    return ns
+
+
+def policy(ns: str, app: str, placement: dict[str, Any],
+           kinds: tuple[tuple[str, str], ...] = (("apps/v1", "Deployment"),)) -> dict[str, Any]:
+    return {"apiVersion": f"{G}/{V}", "kind": "PropagationPolicy",
+            "metadata": {"name": app, "namespace": ns},
+            "spec": {"resourceSelectors": [
+                {"apiVersion": a, "kind": k, "labelSelector": {"matchLabels": {"app": app}}}
+                for a, k in kinds], "placement": placement}}
+
+
+def deployment(ns: str, app: str, replicas: int, gpus: int = 0,
+               product: str | None = None) -> dict[str, Any]:
+    res: dict[str, Any] = {"requests": {"cpu": "100m"}}
+    if gpus:
+        res["limits"] = {"nvidia.com/gpu": str(gpus)}
+    spec: dict[str, Any] = {"containers": [{"name": "c", "image": "registry.example/app:1",
+                                            "resources": res}]}
+    if product:
+        spec["nodeSelector"] = {"nvidia.com/gpu.product": product}
+    return {"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": app, "namespace": ns, "labels": {"app": app}},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": app}},
+                     "template": {"metadata": {"labels": {"app": app}}, "spec": spec}}}
+
+
+async def binding(api: Any, ns: str, name: str) -> dict[str, Any] | None:
+    try:
+        got: dict[str, Any] = await k8s.CustomObjectsApi(api).get_namespaced_custom_object(
+            G, V, ns, "resourcebindings", name)
+        return got
+    except ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise
+
+
+async def member_replicas(api: Any, ns: str, name: str) -> int | None:
+    try:
+        d = await k8s.AppsV1Api(api).read_namespaced_deployment(name, ns)
+    except ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise
+    return int(d.spec.replicas)
+
+
+async def test_deployment_placed_applied_aggregated_updated_and_pruned(
+        joined: FleetState, member_api: dict[str, Any], tmp_path: Path) -> None:
+    hub_api = member_api["hub"]
+    async with running_hub(joined, tmp_path):
+        ns = await namespace(hub_api)
+        custom = k8s.CustomObjectsApi(hub_api)
+        await custom.create_namespaced_custom_object(G, V, ns, "propagationpolicies", policy(
+            ns, "chat", {"replicaScheduling": {"type": "Divided", "division": "Aggregated"},
+                         "gpu": {"products": ["L4"]}}))
+        apps = k8s.AppsV1Api(hub_api)
+        await apps.create_namespaced_deployment(ns, deployment(ns, "chat", 2, gpus=1))
+
+        # Only member2 has L4 GPUs: the engine must choose it.
+        async def on_member2() -> Any:
+            return await member_replicas(member_api["member2"], ns, "chat") == 2
+
+        await eventually(on_member2, timeout=30, what="Deployment on member2")
+        for other in ("member1", "member3"):
+            assert await member_replicas(member_api[other], ns, "chat") is None
+
+        async def aggregated() -> Any:
+            d = await apps.read_namespaced_deployment("chat", ns)
+            return d if (d.status.ready_replicas or 0) == 2 else None
+
+        await eventually(aggregated, timeout=40, what="hub status readyReplicas=2")
+        b = await binding(hub_api, ns, "chat-deployment")
+        assert b is not None
+        assert b["spec"]["clusters"] == [{"name": "member2", "replicas": {"main": 2}}]
+        sched = next(c for c in b["status"]["conditions"] if c["type"] == "Scheduled")
+        assert sched["status"] == "True"
+
+        # Update the template: the member follows.
+        await apps.patch_namespaced_deployment_scale("chat", ns, {"spec": {"replicas": 3}})
+
+        async def scaled() -> Any:
+            return await member_replicas(member_api["member2"], ns, "chat") == 3
+
+        await eventually(scaled, timeout=30, what="member copy scaled to 3")
+
+        # Delete it on the hub: pruned everywhere, binding and finalizer gone.
+        await apps.delete_namespaced_deployment("chat", ns)
+
+        async def pruned() -> Any:
+            gone = await member_replicas(member_api["member2"], ns, "chat") is None
+            b = await binding(hub_api, ns, "chat-deployment")
+            try:
+                await apps.read_namespaced_deployment("chat", ns)
+                template_gone = False
+            except ApiException as exc:
+                template_gone = exc.status == 404
+            return gone and b is None and template_gone
+
+        await eventually(pruned, timeout=30, what="pruned from members, binding deleted")
+
+
+async def test_unschedulable_workload_explains_why(joined: FleetState,
+                                                   member_api: dict[str, Any],
+                                                   tmp_path: Path) -> None:
+    hub_api = member_api["hub"]
+    async with running_hub(joined, tmp_path):
+        ns = await namespace(hub_api)
+        await k8s.CustomObjectsApi(hub_api).create_namespaced_custom_object(
+            G, V, ns, "propagationpolicies", policy(
+                ns, "huge", {"replicaScheduling": {"type": "Divided",
+                                                   "division": "Aggregated"}}))
+        await k8s.AppsV1Api(hub_api).create_namespaced_deployment(
+            ns, deployment(ns, "huge", 1, gpus=16))
+
+        async def explained() -> Any:
+            b = await binding(hub_api, ns, "huge-deployment")
+            conds = {c["type"]: c for c in ((b or {}).get("status") or {}).get("conditions")
+                     or []}
+            return conds.get("Scheduled") if "Scheduled" in conds else None
+
+        cond = await eventually(explained, timeout=30, what="Scheduled condition")
+        assert cond["status"] == "False" and cond["reason"] == "Unschedulable"
+        assert "0/3 clusters available" in cond["message"]
+        for member in ("member1", "member2", "member3"):
+            assert await member_replicas(member_api[member], ns, "huge") is None
+
+
+async def test_pytorchjob_gang_lands_whole_on_the_h100_cluster(
+        joined: FleetState, member_api: dict[str, Any], tmp_path: Path) -> None:
+    hub_api = member_api["hub"]
+    async with running_hub(joined, tmp_path):
+        ns = await namespace(hub_api)
+        custom = k8s.CustomObjectsApi(hub_api)
+        await custom.create_namespaced_custom_object(G, V, ns, "propagationpolicies", policy(
+            ns, "train", {"gpu": {"products": ["H100"]}},
+            kinds=(("kubeflow.org/v1", "PyTorchJob"),)))
+        template = {"spec": {"containers": [{"name": "pytorch", "image": "train:1",
+                                             "resources": {"limits": {"nvidia.com/gpu": "4"}}}]}}
+        await custom.create_namespaced_custom_object("kubeflow.org", "v1", ns, "pytorchjobs", {
+            "apiVersion": "kubeflow.org/v1", "kind": "PyTorchJob",
+            "metadata": {"name": "train", "namespace": ns, "labels": {"app": "train"}},
+            "spec": {"pytorchReplicaSpecs": {
+                "Master": {"replicas": 1, "template": template},
+                "Worker": {"replicas": 1, "template": template}}}})
+
+        async def placed() -> Any:
+            member1 = k8s.CustomObjectsApi(member_api["member1"])
+            try:
+                return await member1.get_namespaced_custom_object(
+                    "kubeflow.org", "v1", ns, "pytorchjobs", "train")
+            except ApiException:
+                return None
+
+        job = await eventually(placed, timeout=30, what="PyTorchJob on member1")
+        specs = job["spec"]["pytorchReplicaSpecs"]
+        assert (specs["Master"]["replicas"], specs["Worker"]["replicas"]) == (1, 1)
+        b = await binding(hub_api, ns, "train-pytorchjob")
+        assert b is not None and [c["name"] for c in b["spec"]["clusters"]] == ["member1"]
+
+
+async def test_failover_moves_workloads_and_fences_the_old_copy(
+        joined: FleetState, local_fleet: LocalFleet, member_api: dict[str, Any],
+        tmp_path: Path) -> None:
+    hub_api = member_api["hub"]
+    async with running_hub(joined, tmp_path):
+        ns = await namespace(hub_api)
+        await k8s.CustomObjectsApi(hub_api).create_namespaced_custom_object(
+            G, V, ns, "propagationpolicies", policy(
+                ns, "api", {"clusterAffinity": {"clusterNames": ["member1", "member2"]},
+                            "replicaScheduling": {"type": "Divided",
+                                                  "division": "Aggregated"}}))
+        await k8s.AppsV1Api(hub_api).create_namespaced_deployment(ns, deployment(ns, "api", 2))
+
+        async def placed_on() -> Any:
+            b = await binding(hub_api, ns, "api-deployment")
+            names = [c["name"] for c in ((b or {}).get("spec") or {}).get("clusters") or []]
+            return names[0] if len(names) == 1 else None
+
+        first = await eventually(placed_on, timeout=30, what="first placement")
+        other = "member2" if first == "member1" else "member1"
+        await eventually(lambda: member_replicas(member_api[first], ns, "api"), timeout=30,
+                         what="copy on the first cluster")
+        killed_at = time.monotonic()
+        local_fleet.kill_apiserver(first)
+        try:
+            async def moved() -> Any:
+                return await member_replicas(member_api[other], ns, "api") == 2
+
+            await eventually(moved, timeout=60, what=f"workload moved to {other}")
+            took = time.monotonic() - killed_at
+            assert took < 60, took
+            b = await binding(hub_api, ns, "api-deployment")
+            assert b is not None and b["status"]["pendingCleanup"] == [first]
+        finally:
+            await local_fleet.restart_apiserver(first)
+
+        async def fenced() -> Any:
+            return await member_replicas(member_api[first], ns, "api") is None
+
+        await eventually(fenced, timeout=60, what=f"old copy removed from {first}")
+        b = await binding(hub_api, ns, "api-deployment")
+        assert b is not None and b["status"]["pendingCleanup"] == []
+        assert [c["name"] for c in b["spec"]["clusters"]] == [other]
