@@ -45,6 +45,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                     help="binary: local processes (default); kind: Docker containers")
     up.set_defaults(handler=_up)
 
+    demo = dsub.add_parser("demo", help="fleet up, members joined, hub running, example "
+                                        "policies and workloads applied: where each landed")
+    demo.add_argument("-f", "--file", default=DEFAULT_FLEET, help="fleet file")
+    demo.set_defaults(handler=_demo)
+
     st = dsub.add_parser("status", help="show the fleet's clusters and stores")
     st.add_argument("-o", "--output", choices=["table", "json"], default="table")
     st.set_defaults(handler=_status)
@@ -97,6 +102,23 @@ def _up(args: argparse.Namespace) -> int:
     print(f"export KUBECONFIG={state.kubeconfig}")
     print()
     return _print_status(lf, "table")
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from federation.dev.demo import run_demo
+
+    fleet = load_fleet_file(args.file)
+    started = time.monotonic()
+    landings = asyncio.run(run_demo(fleet, args.state_dir))
+    lf = _fleet(args)
+    _print_status(lf, "table")
+    print()
+    print(render(["workload", "clusters (replicas)", "phase", "why"],
+                 [[x.workload, x.clusters, x.phase, x.why[:110]] for x in landings]))
+    print(f"\ndone in {time.monotonic() - started:.0f}s; the fleet keeps running "
+          f"(KUBECONFIG={lf.load().kubeconfig}); `fedctl hub run` resumes the controller, "
+          "`fedctl dev down` stops everything")
+    return 0 if all(x.clusters != "-" for x in landings) else 1
 
 
 def _status(args: argparse.Namespace) -> int:

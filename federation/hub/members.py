@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 class MemberRecord:
     name: str
     spec: dict[str, Any]
+    labels: dict[str, str]
     generation: int
     nodes: Reflector
     pods: Reflector
@@ -95,7 +96,10 @@ class Members:
         for name, obj in wanted.items():
             gen = int(obj["metadata"].get("generation") or 0)
             rec = self._members.get(name)
+            labels = obj["metadata"].get("labels") or {}
             if rec is not None and rec.generation == gen:
+                rec.labels = {k: v for k, v in labels.items()
+                              if k != "app.kubernetes.io/managed-by"}
                 continue
             if rec is not None:
                 await self.remove(name)
@@ -114,7 +118,9 @@ class Members:
                           on_change=lambda _k, _o: None)
         pods = Reflector(f"{name}/pods", core.list_pod_for_all_namespaces,
                          on_change=lambda _k, _o: None)
-        rec = MemberRecord(name=name, spec=obj["spec"],
+        labels = {k: v for k, v in (obj["metadata"].get("labels") or {}).items()
+                  if k != "app.kubernetes.io/managed-by"}
+        rec = MemberRecord(name=name, spec=obj["spec"], labels=labels,
                            generation=int(obj["metadata"].get("generation") or 0),
                            nodes=nodes, pods=pods,
                            applier=MemberApplier(name, member.api, self.cache_dir))
@@ -188,7 +194,7 @@ class Members:
             provider=spec.get("provider", ""),
             region=spec.get("region", ""),
             zone=spec.get("zone") or spec.get("region", ""),
-            labels={},
+            labels=rec.labels,
             taints=tuple(taints),
             ready=ready,
             edge=bool(spec.get("edge")),

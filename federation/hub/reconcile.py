@@ -104,9 +104,11 @@ class Reconciler:
                               _conds(binding))
         else:
             placement = previous or Placement()
-            sched = condition("Scheduled", False, "Unschedulable",
-                              f"{decision.message}; {decision.diagnosis.summary}".strip("; "),
-                              _now(), _conds(binding))
+            summary = decision.diagnosis.summary
+            text = decision.message if summary in decision.message else (
+                f"{decision.message}; {summary}".strip("; "))
+            sched = condition("Scheduled", False, "Unschedulable", text, _now(),
+                              _conds(binding))
         rules = [r for p in select_overrides(self._overrides(), key.api_version, key.kind,
                                              key.name, key.namespace, labels)
                  for r in p.spec.override_rules]
@@ -134,7 +136,7 @@ class Reconciler:
                 applied[a.cluster] = {"ok": False, "message": "cluster is not registered"}
                 continue
             spec = rec.spec
-            target = MemberTarget(a.cluster, {}, spec.get("region", ""),
+            target = MemberTarget(a.cluster, rec.labels, spec.get("region", ""),
                                   spec.get("provider", ""), spec.get("zone", ""))
             obj = render(tmpl, target, binding=key.label, interpreters=self.interpreters,
                          replicas=dict(a.replicas), rules=rules)

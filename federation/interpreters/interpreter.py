@@ -154,6 +154,24 @@ class Interpreters:
                 _job_completions(out, obj, int(replicas[comp.name]))
         return out
 
+    def prune_generated(self, obj: dict[str, Any]) -> None:
+        """Remove, in place, fields the hub's API server generated for this object."""
+        spec = self.spec_for(obj)
+        for expr in spec.prune:
+            for path, _value in list(paths.resolve(obj, expr)):
+                parent = paths.get_at(obj, path[:-1])
+                if isinstance(parent, dict):
+                    parent.pop(path[-1], None)
+        if spec.prune_template_labels:
+            for comp in self.components(obj):
+                if comp.pod_spec_path is None or len(comp.pod_spec_path) < 1:
+                    continue
+                template = paths.get_at(obj, comp.pod_spec_path[:-1])
+                labels = ((template or {}).get("metadata") or {}).get("labels")
+                if isinstance(labels, dict):
+                    for key in spec.prune_template_labels:
+                        labels.pop(key, None)
+
     def container_paths(self, obj: Mapping[str, Any]) -> list[paths.Concrete]:
         return [p for c in self.components(obj) for p in c.container_paths]
 
@@ -189,6 +207,8 @@ class Interpreters:
             current = observed >= _int(meta.get("generation"), 0)
             phase = "Ready" if ready >= desired and current else "Pending"
             return WorkloadHealth(phase, f"{ready}/{desired} ready", ready, desired)
+        if rule.active and _int(paths.first(obj, rule.active), 0) > 0:
+            return WorkloadHealth("Running", f"{paths.first(obj, rule.active)} active")
         if rule.conditions and status.get("conditions"):
             return WorkloadHealth("Running", "no terminal condition yet")
         return WorkloadHealth("Pending", "no status yet")

@@ -64,6 +64,7 @@ class HealthRule:
     field: str | None = None
     values: tuple[tuple[str, str], ...] = ()
     ready_replicas: str | None = None
+    active: str | None = None  # a count of running pods: > 0 means Running
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +76,9 @@ class KindSpec:
     gang: bool = False  # training kinds: all replicas in one cluster by default
     storage_uris: tuple[str, ...] = ()  # paths of model URIs (storageUri...)
     sum_fields: tuple[str, ...] = ()  # status fields summed across clusters
+    # Server-generated fields a member would reject (a Job's selector and uid labels).
+    prune: tuple[str, ...] = ()  # paths removed before applying
+    prune_template_labels: tuple[str, ...] = ()  # pod template label keys removed
     source: str = "builtin"
 
     @property
@@ -147,7 +151,7 @@ class _KindSpecParser:
         if not comps:
             r.fail(("spec", "components"), "a workload needs at least one component")
         h = r.mapping(spec.get("health"), ("spec", "health"),
-                      allowed={"conditions", "field", "values", "readyReplicas"})
+                      allowed={"conditions", "field", "values", "readyReplicas", "active"})
         agg = r.mapping(spec.get("aggregate"), ("spec", "aggregate"), allowed={"sum"})
         sums = [s for s in r.sequence(agg, ("spec", "aggregate", "sum")) if isinstance(s, str)]
         uris = [s for s in r.sequence(spec, ("spec", "storageUris")) if isinstance(s, str)]
@@ -160,6 +164,7 @@ class _KindSpecParser:
                 field=self._path(h, ("spec", "health", "field"), None),
                 values=self._pairs(h, ("spec", "health", "values")),
                 ready_replicas=self._path(h, ("spec", "health", "readyReplicas"), None),
+                active=self._path(h, ("spec", "health", "active"), None),
             ),
             gang=r.boolean(spec, ("spec", "gang")),
             storage_uris=tuple(uris),

@@ -68,6 +68,8 @@ def render(template: Mapping[str, Any], member: MemberTarget, *, binding: str,
     labels[BINDING_LABEL] = binding
     meta["labels"] = labels
     supported = interpreters.supports(obj)
+    if supported:
+        interpreters.prune_generated(obj)
     if replicas is not None and supported:
         obj = interpreters.with_replicas(obj, replicas)
     for rule in rules:

@@ -178,3 +178,14 @@ spec:
     assert f"{f}:7: spec.components[0].replicaz: unknown field 'replicaz' (did you mean " \
            "'replicas'?)" in text
     assert "spec.health.conditions.Done: unknown phase 'Finished'" in text
+
+
+def test_job_health_running_while_pods_are_active() -> None:
+    job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "j"},
+           "spec": {"parallelism": 2, "template": pod_template()}}
+    assert INTERP.health(job).phase == "Pending"
+    job["status"] = {"active": 2}
+    assert INTERP.health(job).phase == "Running"
+    job["status"] = {"active": 0, "succeeded": 2,
+                     "conditions": [{"type": "Complete", "status": "True"}]}
+    assert INTERP.health(job).phase == "Succeeded"

@@ -120,3 +120,19 @@ def test_objects_without_an_interpreter_get_metadata_only() -> None:
 ])
 def test_rewrite_registry(image: str, op: str, expected: str) -> None:
     assert rewrite_registry(image, "reg.local/", op) == expected
+
+
+def test_job_selector_and_uid_labels_generated_by_the_hub_are_dropped() -> None:
+    job = {"apiVersion": "batch/v1", "kind": "Job",
+           "metadata": {"name": "j", "namespace": "b"},
+           "spec": {"parallelism": 4, "completions": 4,
+                    "selector": {"matchLabels": {"batch.kubernetes.io/controller-uid": "u"}},
+                    "template": {"metadata": {"labels": {
+                        "batch.kubernetes.io/controller-uid": "u", "controller-uid": "u",
+                        "job-name": "j", "batch.kubernetes.io/job-name": "j", "app": "x"}},
+                        "spec": {"containers": [{"name": "c", "image": "i"}]}}}}
+    out = render(job, EAST, binding="b", interpreters=INTERP, replicas={"main": 2})
+    assert "selector" not in out["spec"]
+    assert out["spec"]["template"]["metadata"]["labels"] == {"app": "x"}
+    assert (out["spec"]["parallelism"], out["spec"]["completions"]) == (2, 2)
+    assert "selector" in job["spec"]  # the template is untouched

@@ -1,0 +1,125 @@
+"""The main job on the embedded default: fleet up, members joined, hub running, the example
+policies and workloads applied, and where each landed and why.
+
+``fedctl dev demo`` starts the local fleet if none is running, registers its members,
+runs the hub controller in-process, applies ``policies/examples`` (policies first, then
+workloads, namespaces created as needed), waits until every workload is scheduled and
+applied, prints a table, and stops the hub. The fleet keeps running for exploration.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+import yaml
+from kubernetes_asyncio import client as k8s
+from kubernetes_asyncio.client.exceptions import ApiException
+from kubernetes_asyncio.dynamic import DynamicClient
+
+from federation.clusters.client import api_client
+from federation.clusters.join import join
+from federation.dev import procs
+from federation.dev.localfleet import LocalFleet
+from federation.fleet import Fleet
+from federation.hub.bindings import TemplateKey
+from federation.hub.controller import Hub, HubConfig
+from federation.syncer.apply import raw_dict
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "policies" / "examples"
+SKIP = {"membercluster.yaml"}  # `clusters join` registers the real members
+
+
+@dataclass(frozen=True, slots=True)
+class Landing:
+    workload: str
+    clusters: str
+    phase: str
+    why: str
+
+
+def example_documents(root: Path = EXAMPLES) -> tuple[list[dict[str, Any]],
+                                                      list[dict[str, Any]]]:
+    """(policies, workloads) from the examples directory."""
+    policies, workloads = [], []
+    for f in sorted(root.glob("*.yaml")):
+        if f.name not in SKIP:
+            policies += [d for d in yaml.safe_load_all(f.read_text()) if d]
+    for f in sorted((root / "workloads").glob("*.yaml")):
+        workloads += [d for d in yaml.safe_load_all(f.read_text()) if d]
+    return policies, workloads
+
+
+async def _apply(dyn: DynamicClient, core: k8s.CoreV1Api, obj: dict[str, Any]) -> None:
+    ns = (obj.get("metadata") or {}).get("namespace")
+    if ns:
+        with contextlib.suppress(ApiException):
+            await core.create_namespace(cast(Any, {"metadata": {"name": ns}}))
+    res = await dyn.resources.get(api_version=obj["apiVersion"], kind=obj["kind"])
+    await dyn.server_side_apply(res, body=obj, name=obj["metadata"]["name"],
+                                namespace=ns if res.namespaced else None,
+                                field_manager="fedctl-demo", force_conflicts=True,
+                                serializer=raw_dict)
+
+
+def _landing(key: TemplateKey, binding: dict[str, Any] | None) -> Landing:
+    if binding is None:
+        return Landing(str(key), "-", "-", "no binding yet")
+    spec, status = binding.get("spec") or {}, binding.get("status") or {}
+    clusters = ", ".join(f"{c['name']}x{sum((c.get('replicas') or {}).values())}"
+                         for c in spec.get("clusters") or []) or "-"
+    conds = {c["type"]: c for c in status.get("conditions") or []}
+    sched = conds.get("Scheduled", {})
+    why = sched.get("message", "")
+    applied = conds.get("Applied", {})
+    if applied.get("status") == "False":
+        why += f" | apply: {applied.get('message', '')}"
+    return Landing(str(key), clusters, status.get("phase", "-"), why)
+
+
+async def run_demo(fleet: Fleet, state_dir: Path | None, timeout: float = 90.0
+                   ) -> list[Landing]:
+    lf = LocalFleet(state_dir)
+    if not lf.exists() or not any(procs.alive(p) for p in lf.load().all_procs()):
+        await lf.up(fleet)
+    state = lf.load()
+    hub_api = await api_client(state.kubeconfig, "hub")
+    try:
+        await join(hub_api, fleet, lf.state_dir)
+        hub = Hub(HubConfig(kubeconfig=Path(state.kubeconfig), context="hub",
+                            cache_dir=lf.state_dir / "hub-cache", resync_seconds=2.0))
+        task = asyncio.create_task(hub.run())
+        try:
+            await asyncio.wait_for(hub.ready.wait(), 60)
+            dyn = await DynamicClient(hub_api, cache_file=str(lf.state_dir / "demo-disc.json"))
+            await dyn.resources.invalidate_cache()
+            core = k8s.CoreV1Api(hub_api)
+            policies, workloads = example_documents()
+            for obj in policies:
+                await _apply(dyn, core, obj)
+            keys = []
+            for obj in workloads:
+                await _apply(dyn, core, obj)
+                m = obj["metadata"]
+                keys.append(TemplateKey(obj["apiVersion"], obj["kind"], m.get("namespace", ""),
+                                        m["name"]))
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                settled = [hub.binding(k) for k in keys]
+                if all(b and any(c["type"] == "Applied" for c in
+                                 (b.get("status") or {}).get("conditions") or [])
+                       for b in settled):
+                    break
+                await asyncio.sleep(1)
+            await asyncio.sleep(3)  # let readiness propagate into the bindings
+            return [_landing(k, hub.binding(k)) for k in keys]
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    finally:
+        await hub_api.close()
