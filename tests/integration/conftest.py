@@ -39,8 +39,9 @@ def local_fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalFleet
         assert not leaked, f"processes leaked after down: {leaked}"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def fleet_state(local_fleet: LocalFleet) -> FleetState:
+    """The fleet's state as recorded now (fault tests restart processes: pids change)."""
     return local_fleet.load()
 
 

@@ -31,7 +31,9 @@ G, V = "fedctl.dev", "v1alpha1"
 
 
 @pytest.fixture(scope="module")
-def joined(local_fleet: LocalFleet, fleet_state: FleetState) -> FleetState:
+def joined(local_fleet: LocalFleet) -> FleetState:
+    fleet_state = local_fleet.load()
+
     async def run() -> None:
         hub = await api_client(fleet_state.kubeconfig, "hub")
         try:

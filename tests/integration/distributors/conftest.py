@@ -14,7 +14,7 @@ from botocore.config import Config
 from distributors import manifest as mf
 from distributors.store import Store, StoreConfig, TransferSettings, open_store
 from federation.cli.artifacts import config_from_endpoint
-from federation.dev.localfleet import FleetState
+from federation.dev.localfleet import LocalFleet
 
 # Small parts so multi-part and resumable-chunk paths run on small files.
 SMALL_PARTS = TransferSettings(multipart_threshold=5 * 1024 * 1024,
@@ -22,7 +22,8 @@ SMALL_PARTS = TransferSettings(multipart_threshold=5 * 1024 * 1024,
 
 
 @pytest.fixture(scope="session")
-def configs(fleet_state: FleetState) -> dict[str, StoreConfig]:
+def configs(local_fleet: LocalFleet) -> dict[str, StoreConfig]:
+    fleet_state = local_fleet.load()
     out = {s.endpoint.name: config_from_endpoint(s.endpoint) for s in fleet_state.stores}
     # A second bucket on the same MinIO: S3 -> S3 copies there are server-side.
     s3 = out["s3-a"]
