@@ -24,12 +24,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                      help="how long a member may be NotReady before its workloads move")
     run.add_argument("--interpreter", type=Path, action="append", default=[],
                      help="WorkloadInterpreter YAML for kinds without built-in support")
+    run.add_argument("--http-host", default="127.0.0.1", help="address for /healthz, "
+                                                              "/readyz, /metrics")
+    run.add_argument("--http-port", type=int, default=8080, help="0 picks a free port; "
+                                                                 "-1 disables HTTP")
+    run.add_argument("--no-leader-elect", action="store_true",
+                     help="run without the hub Lease (only one hub process may run)")
+    run.add_argument("--identity", default=None, help="leader-election identity")
     run.set_defaults(handler=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
     from federation.dev.localfleet import default_state_dir
-    from federation.hub.controller import Hub, HubConfig, run_until
+    from federation.hub.controller import HubConfig
+    from federation.hub.process import HubProcess, ProcessConfig
     from federation.interpreters.spec import load_interpreters
 
     state_dir = args.state_dir or default_state_dir()
@@ -46,7 +54,10 @@ def _run(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await run_until(Hub(config), stop)
+        port = None if args.http_port < 0 else args.http_port
+        await HubProcess(ProcessConfig(hub=config, http_host=args.http_host, http_port=port,
+                                       leader_elect=not args.no_leader_elect,
+                                       identity=args.identity)).run(stop)
 
     asyncio.run(main())
     return 0

@@ -9,7 +9,6 @@ and ``workers`` reconcile workers fed by a deduplicating work queue keyed by tem
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from federation.clusters.watch import Reflector
 from federation.errors import FedctlError
 from federation.hub.bindings import PLURAL as BINDINGS
 from federation.hub.bindings import TemplateKey, binding_crd
+from federation.hub.http import HubMetrics
 from federation.hub.members import Members
 from federation.hub.queue import WorkQueue
 from federation.hub.reconcile import Outcome, Reconciler
@@ -61,8 +61,9 @@ class HubConfig:
 
 
 class Hub:
-    def __init__(self, config: HubConfig) -> None:
+    def __init__(self, config: HubConfig, metrics: HubMetrics | None = None) -> None:
         self.config = config
+        self.metrics = metrics or HubMetrics()
         self.queue: WorkQueue[TemplateKey] = WorkQueue()
         self.interpreters = Interpreters(config.interpreters)
         self.templates: dict[tuple[str, str], Reflector] = {}
@@ -70,6 +71,7 @@ class Hub:
         self.ready = asyncio.Event()
         self._policy_cache: dict[tuple[str, str], tuple[str, Any]] = {}
         self._members_dirty = asyncio.Event()
+        self.members: Members | None = None
 
     # ---- caches ------------------------------------------------------------------------
     def _parsed(self, refl: Reflector | None) -> list[Any]:
@@ -156,7 +158,9 @@ class Hub:
                 hub=dyn, members=members, interpreters=self.interpreters,
                 scheduler=Scheduler(load_egress_matrix()), policies=self.policies,
                 overrides=self.overrides, template=self.template, binding=self.binding,
-                not_ready_grace=cfg.not_ready_grace)
+                not_ready_grace=cfg.not_ready_grace,
+                on_failover=lambda c: self.metrics.failovers.labels(cluster=c).inc())
+            self.members = members
             async with asyncio.TaskGroup() as tg:
                 for refl in [*self._refl.values(), *self.templates.values()]:
                     tg.create_task(refl.run(), name=f"reflector/{refl.name}")
@@ -227,18 +231,34 @@ class Hub:
         await self.ready.wait()
         while True:
             key = await self.queue.get()
+            started = asyncio.get_running_loop().time()
             try:
                 outcome = await reconciler.reconcile(key)
                 self.outcomes[key] = outcome
+                self.metrics.reconciles.labels(result="ok").inc()
+                self.metrics.placements.labels(
+                    outcome="scheduled" if outcome.scheduled else "not-scheduled").inc()
                 if outcome.requeue is not None:
                     self.queue.add_after(key, outcome.requeue)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # one template's failure never stops the others
                 log.warning("reconcile %s failed: %s: %s", key, type(exc).__name__, exc)
+                self.metrics.reconciles.labels(result="error").inc()
                 self.queue.add_after(key, 2.0)
             finally:
+                self.metrics.reconcile_seconds.observe(
+                    asyncio.get_running_loop().time() - started)
                 self.queue.done(key)
+
+    def refresh_metrics(self) -> None:
+        """Gauges read at scrape time."""
+        self.metrics.queue_depth.set(len(self.queue))
+        members = self.members
+        if members is not None:
+            for name in members.names():
+                self.metrics.cluster_ready.labels(cluster=name).set(
+                    1 if members.health(name).ready else 0)
 
 
 async def _ensure_crd(api: k8s.ApiClient, body: dict[str, Any]) -> None:
@@ -256,16 +276,3 @@ async def _ensure_crd(api: k8s.ApiClient, body: dict[str, Any]) -> None:
         await ext.replace_custom_resource_definition(name, cast(Any, body),
                                                      _request_timeout=DEFAULT_TIMEOUT)
     await wait_established(api, [name])
-
-
-async def run_until(hub: Hub, stop: asyncio.Event) -> None:
-    """Run the hub until ``stop`` is set (used by tests and the CLI)."""
-    task = asyncio.create_task(hub.run())
-    waiter = asyncio.create_task(stop.wait())
-    done, _ = await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
-    task.cancel()
-    waiter.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-    if task in done and task.exception():
-        raise task.exception()  # type: ignore[misc]

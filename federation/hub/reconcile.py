@@ -61,7 +61,8 @@ class Reconciler:
                  overrides: Callable[[], list[OverridePolicy]],
                  template: Callable[[TemplateKey], dict[str, Any] | None],
                  binding: Callable[[TemplateKey], dict[str, Any] | None],
-                 not_ready_grace: float = 10.0) -> None:
+                 not_ready_grace: float = 10.0,
+                 on_failover: Callable[[str], None] | None = None) -> None:
         self.hub = hub
         self.members = members
         self.interpreters = interpreters
@@ -71,6 +72,7 @@ class Reconciler:
         self._template = template
         self._binding = binding
         self.not_ready_grace = not_ready_grace
+        self._on_failover = on_failover
 
     # ---- entry ---------------------------------------------------------------------------
     async def reconcile(self, key: TemplateKey) -> Outcome:
@@ -163,7 +165,8 @@ class Reconciler:
         """
         before = placement_of(binding)
         old = set(before.clusters) if before else set()
-        old |= set(((binding or {}).get("status") or {}).get("pendingCleanup") or [])
+        pending = set(((binding or {}).get("status") or {}).get("pendingCleanup") or [])
+        old |= pending
         stale = sorted(old - set(placement.clusters))
         if not stale:
             return [], None
@@ -178,6 +181,8 @@ class Reconciler:
                 continue  # the cluster was unregistered: nothing to fence
             if not self.members.health(cluster).ready:
                 left.append(cluster)  # fence when it answers again
+                if cluster not in pending and self._on_failover is not None:
+                    self._on_failover(cluster)  # moved off a NotReady member
                 continue
             res = await rec.applier.delete(key.api_version, key.kind, key.name,
                                            key.namespace or None)

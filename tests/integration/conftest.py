@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from federation.clusters.client import api_client
+from federation.clusters.join import join
 from federation.dev.localfleet import FleetState, LocalFleet
 from federation.fleet import load_fleet_file
 
@@ -57,3 +59,18 @@ async def member_api(fleet_state: FleetState) -> AsyncIterator[dict[str, object]
     finally:
         for cl in clients.values():
             await cl.close()  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="session")
+def joined(local_fleet: LocalFleet) -> FleetState:
+    fleet_state = local_fleet.load()
+
+    async def run() -> None:
+        hub = await api_client(fleet_state.kubeconfig, "hub")
+        try:
+            await join(hub, load_fleet_file(FLEET_FILE), local_fleet.state_dir)
+        finally:
+            await hub.close()
+
+    asyncio.run(run())
+    return fleet_state
