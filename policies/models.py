@@ -374,7 +374,7 @@ class Failover:
     """What the hub does when a member cluster fails."""
 
     cluster_not_ready_seconds: int = spec_field(
-        default=60, minimum=0, maximum=86400,
+        default=10, minimum=0, maximum=86400,
         doc="How long a cluster may be NotReady before its replicas move.")
     grace_period_seconds: int = spec_field(default=600, minimum=0, maximum=86400,
                                            doc="How long old replicas run after a move.")

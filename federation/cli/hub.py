@@ -20,8 +20,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run.add_argument("--cache-dir", type=Path, default=None,
                      help="discovery caches (default: <state-dir>/hub-cache)")
     run.add_argument("--workers", type=int, default=4, help="parallel reconciles")
-    run.add_argument("--not-ready-seconds", type=float, default=10.0,
-                     help="how long a member may be NotReady before its workloads move")
     run.add_argument("--interpreter", type=Path, action="append", default=[],
                      help="WorkloadInterpreter YAML for kinds without built-in support")
     run.add_argument("--http-host", default="127.0.0.1", help="address for /healthz, "
@@ -46,7 +44,7 @@ def _run(args: argparse.Namespace) -> int:
     specs = tuple(s for f in args.interpreter for s in load_interpreters(f))
     config = HubConfig(kubeconfig=kubeconfig, context=context,
                        cache_dir=args.cache_dir or state_dir / "hub-cache",
-                       workers=args.workers, not_ready_grace=args.not_ready_seconds,
+                       workers=args.workers,
                        interpreters=specs)
 
     async def main() -> None:

@@ -56,7 +56,6 @@ class HubConfig:
     cache_dir: Path = Path(".fedctl/cache")
     workers: int = 4
     resync_seconds: float = 5.0
-    not_ready_grace: float = 10.0
     interpreters: tuple[KindSpec, ...] = ()
 
 
@@ -158,7 +157,6 @@ class Hub:
                 hub=dyn, members=members, interpreters=self.interpreters,
                 scheduler=Scheduler(load_egress_matrix()), policies=self.policies,
                 overrides=self.overrides, template=self.template, binding=self.binding,
-                not_ready_grace=cfg.not_ready_grace,
                 on_failover=lambda c: self.metrics.failovers.labels(cluster=c).inc())
             self.members = members
             async with asyncio.TaskGroup() as tg:

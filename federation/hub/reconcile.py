@@ -61,7 +61,6 @@ class Reconciler:
                  overrides: Callable[[], list[OverridePolicy]],
                  template: Callable[[TemplateKey], dict[str, Any] | None],
                  binding: Callable[[TemplateKey], dict[str, Any] | None],
-                 not_ready_grace: float = 10.0,
                  on_failover: Callable[[str], None] | None = None) -> None:
         self.hub = hub
         self.members = members
@@ -71,7 +70,6 @@ class Reconciler:
         self._overrides = overrides
         self._template = template
         self._binding = binding
-        self.not_ready_grace = not_ready_grace
         self._on_failover = on_failover
 
     # ---- entry ---------------------------------------------------------------------------
@@ -98,7 +96,8 @@ class Reconciler:
             return Outcome(False, (), f"invalid template: {exc}")
         previous = placement_of(binding)
         holding = frozenset(previous.clusters) if previous else frozenset()
-        snaps = self.members.snapshots(self.not_ready_grace, holding)
+        grace = float(policy.spec.failover.cluster_not_ready_seconds)
+        snaps = self.members.snapshots(grace, holding)
         decision = self.scheduler.schedule(snaps, demand, policy.spec.placement, previous)
         if decision.schedulable:
             placement = decision.placement

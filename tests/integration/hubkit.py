@@ -21,8 +21,7 @@ G, V = "fedctl.dev", "v1alpha1"
 @contextlib.asynccontextmanager
 async def running_hub(state: FleetState, tmp_path: Path) -> AsyncIterator[Hub]:
     hub = Hub(HubConfig(kubeconfig=Path(state.kubeconfig), context="hub",
-                        cache_dir=tmp_path / "cache", resync_seconds=2.0,
-                        not_ready_grace=4.0))
+                        cache_dir=tmp_path / "cache", resync_seconds=2.0))
     task = asyncio.create_task(hub.run())
     try:
         await asyncio.wait_for(hub.ready.wait(), 30)
@@ -45,7 +44,8 @@ def policy(ns: str, app: str, placement: dict[str, Any],
             "metadata": {"name": app, "namespace": ns},
             "spec": {"resourceSelectors": [
                 {"apiVersion": a, "kind": k, "labelSelector": {"matchLabels": {"app": app}}}
-                for a, k in kinds], "placement": placement}}
+                for a, k in kinds], "placement": placement,
+                "failover": {"clusterNotReadySeconds": 4}}}
 
 
 def deployment(ns: str, app: str, replicas: int, gpus: int = 0,

@@ -26,7 +26,7 @@ def start_hub(lf: LocalFleet, tmp: Path, name: str, port: int) -> subprocess.Pop
     return subprocess.Popen(
         [sys.executable, "-m", "federation.cli.main", "--log-level", "info", "hub", "run",
          "--state-dir", str(lf.state_dir), "--cache-dir", str(tmp / f"cache-{name}"),
-         "--http-port", str(port), "--identity", name, "--not-ready-seconds", "4"],
+         "--http-port", str(port), "--identity", name],
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 

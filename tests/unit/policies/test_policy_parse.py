@@ -43,7 +43,7 @@ def test_defaults_are_applied() -> None:
     assert pl.replica_scheduling.division == "Aggregated"
     assert pl.replica_scheduling.rounding == "Webster"
     assert pl.cost.budget_per_hour is None and pl.cost.spot_allowed is False
-    assert p.spec.failover.cluster_not_ready_seconds == 60
+    assert p.spec.failover.cluster_not_ready_seconds == 10
     assert pl.weights()["cost"] == 1.0 and pl.weights()["binpack"] == 0.0
     assert pl.gang_mode("PyTorchJob") == "SingleCluster"
     assert pl.gang_mode("Deployment") == "None"
