@@ -12,6 +12,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, cast
 
@@ -27,6 +28,7 @@ from federation.clusters.crds import wait_established
 from federation.clusters.join import install_crds
 from federation.clusters.watch import Reflector
 from federation.errors import FedctlError
+from federation.hub import events
 from federation.hub.bindings import PLURAL as BINDINGS
 from federation.hub.bindings import TemplateKey, binding_crd
 from federation.hub.http import HubMetrics
@@ -70,6 +72,8 @@ class Hub:
         self.ready = asyncio.Event()
         self._policy_cache: dict[tuple[str, str], tuple[str, Any]] = {}
         self._members_dirty = asyncio.Event()
+        self._reported: dict[tuple[str, str], str] = {}
+        self._policy_reports: asyncio.Queue[tuple[dict[str, Any], bool, str]] = asyncio.Queue()
         self.members: Members | None = None
 
     # ---- caches ------------------------------------------------------------------------
@@ -77,19 +81,26 @@ class Hub:
         out = []
         for key, obj in (refl.store.items() if refl else ()):
             meta = obj.get("metadata") or {}
-            rv = str(meta.get("resourceVersion"))
+            # generation, not resourceVersion: our own status writes must not re-trigger.
+            rv = str(meta.get("generation") or meta.get("resourceVersion"))
             cache_key = (str(obj.get("kind")), key)
             cached = self._policy_cache.get(cache_key)
             if cached and cached[0] == rv:
                 out.append(cached[1])
                 continue
-            doc = Document(obj, f"hub:{obj.get('kind')}/{key}", 0, 1)
+            doc = Document(obj, f"{obj.get('kind')} {key}", 0, 1)
             try:
                 parsed = parse_document(doc)
             except FedctlError as exc:
-                log.warning("ignoring invalid %s %s: %s", obj.get("kind"), key, exc)
+                if self._reported.get(cache_key) != rv:
+                    log.warning("ignoring invalid %s %s: %s", obj.get("kind"), key, exc)
+                    self._reported[cache_key] = rv
+                    self._policy_reports.put_nowait((obj, False, str(exc)))
                 continue
             self._policy_cache[cache_key] = (rv, parsed)
+            if self._reported.get(cache_key) != rv:
+                self._reported[cache_key] = rv
+                self._policy_reports.put_nowait((obj, True, "the policy is valid"))
             out.append(parsed)
         return out
 
@@ -137,6 +148,11 @@ class Hub:
                                            meta["name"]))
         return changed
 
+    def _policy_changed(self, *_: object) -> None:
+        self.policies()  # parse now: invalid policies are reported even with no workload
+        self.overrides()
+        self._enqueue_all()
+
     def _member_changed(self, _name: str) -> None:
         self._enqueue_all()
 
@@ -157,13 +173,15 @@ class Hub:
                 hub=dyn, members=members, interpreters=self.interpreters,
                 scheduler=Scheduler(load_egress_matrix()), policies=self.policies,
                 overrides=self.overrides, template=self.template, binding=self.binding,
-                on_failover=lambda c: self.metrics.failovers.labels(cluster=c).inc())
+                on_failover=lambda c: self.metrics.failovers.labels(cluster=c).inc(),
+                record=partial(events.emit, hub))
             self.members = members
             async with asyncio.TaskGroup() as tg:
                 for refl in [*self._refl.values(), *self.templates.values()]:
                     tg.create_task(refl.run(), name=f"reflector/{refl.name}")
                 tg.create_task(self._sync_members(hub, members), name="members")
                 tg.create_task(self._resync(), name="resync")
+                tg.create_task(self._report_policies(hub), name="policy-status")
                 for i in range(cfg.workers):
                     tg.create_task(self._worker(reconciler), name=f"worker/{i}")
                 tg.create_task(self._mark_ready(), name="ready")
@@ -177,7 +195,7 @@ class Hub:
         out = {}
         for plural in ("propagationpolicies", "clusterpropagationpolicies", "overridepolicies",
                        "clusteroverridepolicies", BINDINGS):
-            on_change = None if plural == BINDINGS else self._enqueue_all
+            on_change = None if plural == BINDINGS else self._policy_changed
             out[plural] = Reflector(f"hub/{plural}", custom.list_cluster_custom_object,
                                     list_kwargs={"group": GROUP, "version": VERSION,
                                                  "plural": plural}, on_change=on_change)
@@ -213,6 +231,41 @@ class Hub:
             await self._members_dirty.wait()
             self._members_dirty.clear()
             await members.sync(hub, list(refl.store.values()))
+
+    async def _report_policies(self, hub: k8s.ApiClient) -> None:
+        """Valid condition (and a Warning Event when invalid) on each policy version."""
+        custom = k8s.CustomObjectsApi(hub)
+        plurals = {"PropagationPolicy": "propagationpolicies",
+                   "ClusterPropagationPolicy": "clusterpropagationpolicies",
+                   "OverridePolicy": "overridepolicies",
+                   "ClusterOverridePolicy": "clusteroverridepolicies"}
+        while True:
+            obj, ok, message = await self._policy_reports.get()
+            meta = obj.get("metadata") or {}
+            plural = plurals.get(str(obj.get("kind")))
+            if plural is None:
+                continue
+            status = {"status": {"observedGeneration": meta.get("generation", 0),
+                                 "conditions": [{
+                                     "type": "Valid", "status": "True" if ok else "False",
+                                     "reason": "Valid" if ok else "InvalidPolicy",
+                                     "message": message[:1000],
+                                     "lastTransitionTime": _now()}]}}
+            merge = {"_content_type": "application/merge-patch+json"}
+            try:
+                if meta.get("namespace"):
+                    await cast(Any, custom).patch_namespaced_custom_object_status(
+                        GROUP, VERSION, meta["namespace"], plural, meta["name"], status,
+                        **merge)
+                else:
+                    await cast(Any, custom).patch_cluster_custom_object_status(
+                        GROUP, VERSION, plural, meta["name"], status, **merge)
+            except ApiException as exc:
+                log.warning("status of %s %s not written: HTTP %s", obj.get("kind"),
+                            meta.get("name"), exc.status)
+            if not ok:
+                await events.emit(hub, obj, reason="InvalidPolicy", message=message,
+                                  warning=True)
 
     async def _resync(self) -> None:
         while True:
@@ -257,6 +310,12 @@ class Hub:
             for name in members.names():
                 self.metrics.cluster_ready.labels(cluster=name).set(
                     1 if members.health(name).ready else 0)
+
+
+def _now() -> str:
+    import datetime as dt
+
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 async def _ensure_crd(api: k8s.ApiClient, body: dict[str, Any]) -> None:

@@ -11,7 +11,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from kubernetes_asyncio.client.exceptions import ApiException
 from kubernetes_asyncio.dynamic import DynamicClient
@@ -55,13 +55,19 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+class Recorder(Protocol):
+    async def __call__(self, obj: dict[str, Any], *, reason: str, message: str,
+                       warning: bool = False) -> None: ...
+
+
 class Reconciler:
     def __init__(self, *, hub: DynamicClient, members: Members, interpreters: Interpreters,
                  scheduler: Scheduler, policies: Callable[[], list[PropagationPolicy]],
                  overrides: Callable[[], list[OverridePolicy]],
                  template: Callable[[TemplateKey], dict[str, Any] | None],
                  binding: Callable[[TemplateKey], dict[str, Any] | None],
-                 on_failover: Callable[[str], None] | None = None) -> None:
+                 on_failover: Callable[[str], None] | None = None,
+                 record: Recorder | None = None) -> None:
         self.hub = hub
         self.members = members
         self.interpreters = interpreters
@@ -71,6 +77,7 @@ class Reconciler:
         self._template = template
         self._binding = binding
         self._on_failover = on_failover
+        self._record = record
 
     # ---- entry ---------------------------------------------------------------------------
     async def reconcile(self, key: TemplateKey) -> Outcome:
@@ -90,9 +97,11 @@ class Reconciler:
         try:
             demand = extract_demand(tmpl, self.interpreters)
         except FedctlError as exc:
-            await self._write_binding(key, tmpl, policy, binding, placement_of(binding), [
-                condition("Scheduled", False, "InvalidTemplate", str(exc), _now(),
-                          _conds(binding))], {}, [])
+            bad = condition("Scheduled", False, "InvalidTemplate", str(exc), _now(),
+                            _conds(binding))
+            await self._events(tmpl, binding, [bad])
+            await self._write_binding(key, tmpl, policy, binding, placement_of(binding), [bad],
+                                      {}, [])
             return Outcome(False, (), f"invalid template: {exc}")
         previous = placement_of(binding)
         holding = frozenset(previous.clusters) if previous else frozenset()
@@ -115,8 +124,9 @@ class Reconciler:
                  for r in p.spec.override_rules]
         applied, copies = await self._apply(key, tmpl, placement, rules)
         gang = decision.gang in TRAINING_GANGS
-        cleanup, requeue = await self._prune(key, binding, placement, copies, gang)
+        cleanup, requeue = await self._prune(key, binding, placement, copies, gang, tmpl)
         conds = [sched, _applied_condition(applied, binding)]
+        await self._events(tmpl, binding, conds)
         await self._write_binding(key, tmpl, policy, binding, placement, conds, applied,
                                   cleanup, copies, decision.hourly_cost)
         await self._write_template_status(key, tmpl, copies)
@@ -124,6 +134,19 @@ class Reconciler:
             self.interpreters.health(o).healthy for o in copies.values())
         return Outcome(decision.schedulable, placement.clusters, decision.message,
                        requeue if requeue is not None else (3.0 if unsettled else None))
+
+    async def _events(self, tmpl: dict[str, Any], binding: dict[str, Any] | None,
+                      conds: list[dict[str, Any]]) -> None:
+        """One Event per condition change (not per reconcile)."""
+        if self._record is None:
+            return
+        before = {c.get("type"): (c.get("status"), c.get("reason"), c.get("message"))
+                  for c in _conds(binding)}
+        for c in conds:
+            if before.get(c["type"]) == (c["status"], c["reason"], c["message"]):
+                continue
+            await self._record(tmpl, reason=c["reason"], message=c["message"],
+                               warning=c["status"] != "True")
 
     # ---- apply and prune ----------------------------------------------------------------
     async def _apply(self, key: TemplateKey, tmpl: dict[str, Any], placement: Placement,
@@ -156,7 +179,8 @@ class Reconciler:
 
     async def _prune(self, key: TemplateKey, binding: dict[str, Any] | None,
                      placement: Placement, copies: Mapping[str, dict[str, Any]],
-                     gang: bool) -> tuple[list[str], float | None]:
+                     gang: bool, tmpl_for_events: dict[str, Any] | None = None
+                     ) -> tuple[list[str], float | None]:
         """Remove copies from clusters no longer chosen; remember the unreachable ones.
 
         Training gangs: the old copy goes at once (never two copies running). Others
@@ -180,8 +204,15 @@ class Reconciler:
                 continue  # the cluster was unregistered: nothing to fence
             if not self.members.health(cluster).ready:
                 left.append(cluster)  # fence when it answers again
-                if cluster not in pending and self._on_failover is not None:
-                    self._on_failover(cluster)  # moved off a NotReady member
+                if cluster not in pending:  # moved off a NotReady member
+                    if self._on_failover is not None:
+                        self._on_failover(cluster)
+                    if self._record is not None and tmpl_for_events is not None:
+                        await self._record(
+                            tmpl_for_events, reason="FailedOver", warning=True,
+                            message=f"cluster {cluster} is not ready; moved to "
+                                    f"{', '.join(placement.clusters)}; the copy on {cluster} "
+                                    "is removed when it answers again")
                 continue
             res = await rec.applier.delete(key.api_version, key.kind, key.name,
                                            key.namespace or None)

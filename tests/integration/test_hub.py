@@ -176,3 +176,52 @@ async def test_failover_moves_workloads_and_fences_the_old_copy(
         b = await binding(hub_api, ns, "api-deployment")
         assert b is not None and b["status"]["pendingCleanup"] == []
         assert [c["name"] for c in b["spec"]["clusters"]] == [other]
+
+
+async def test_invalid_policy_and_template_are_reported_not_applied(
+        joined: FleetState, member_api: dict[str, Any], tmp_path: Path) -> None:
+    hub_api = member_api["hub"]
+    async with running_hub(joined, tmp_path):
+        ns = await namespace(hub_api)
+        custom = k8s.CustomObjectsApi(hub_api)
+        # The CRD schema accepts it; fedctl's validation does not (the API server already
+        # rejects or prunes unknown fields, so a semantic error is what reaches the hub).
+        bad = policy(ns, "broken", {"clusterAffinity": {"clusterNames": ["member1"],
+                                                        "exclude": ["member1"]}})
+        await custom.create_namespaced_custom_object(G, V, ns, "propagationpolicies", bad)
+
+        async def reported() -> Any:
+            got = await custom.get_namespaced_custom_object(G, V, ns, "propagationpolicies",
+                                                           "broken")
+            conds = (got.get("status") or {}).get("conditions") or []
+            return conds[0] if conds else None
+
+        cond = await eventually(reported, timeout=30, what="policy status condition")
+        assert (cond["type"], cond["status"], cond["reason"]) == ("Valid", "False",
+                                                                  "InvalidPolicy")
+        assert "cluster 'member1' is both named and excluded" in cond["message"]
+        assert "spec.placement.clusterAffinity.exclude" in cond["message"]
+
+        async def warned() -> Any:
+            evs = await k8s.CoreV1Api(hub_api).list_namespaced_event(ns)
+            return [e for e in evs.items if e.reason == "InvalidPolicy"] or None
+
+        (event,) = await eventually(warned, timeout=30, what="InvalidPolicy event")
+        assert event.type == "Warning" and event.involved_object.name == "broken"
+
+        # A valid policy with a template the interpreter cannot read: condition + event.
+        await custom.create_namespaced_custom_object(G, V, ns, "propagationpolicies", policy(
+            ns, "odd", {"replicaScheduling": {"type": "Divided", "division": "Aggregated"}}))
+        # The hub accepts it; fedctl cannot place it (no such GPU product).
+        await k8s.AppsV1Api(hub_api).create_namespaced_deployment(
+            ns, deployment(ns, "odd", 1, gpus=1, product="NVIDIA-Imaginary-9000"))
+
+        async def invalid() -> Any:
+            b = await binding(hub_api, ns, "odd-deployment")
+            conds = ((b or {}).get("status") or {}).get("conditions") or []
+            return next((c for c in conds if c["reason"] == "InvalidTemplate"), None)
+
+        cond = await eventually(invalid, timeout=30, what="InvalidTemplate condition")
+        assert "unknown GPU product 'NVIDIA-Imaginary-9000'" in cond["message"]
+        for member in ("member1", "member2", "member3"):
+            assert await member_replicas(member_api[member], ns, "odd") is None
