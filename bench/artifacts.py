@@ -9,6 +9,7 @@ the origin, and prints one JSON document:
   (c) fan-out to the 8 edge stores: bytes read from the origin
 
 Usage: python bench/artifacts.py [--big-mib 512] [--fanout-mib 64] [--small 10000]
+                                [--gcs-request-mib N]
 Only measured numbers are printed. Not a test: nothing asserts time.
 """
 
@@ -139,6 +140,8 @@ def main() -> int:
     ap.add_argument("--fanout-mib", type=int, default=64, help="size of each of 4 files in (c)")
     ap.add_argument("--small", type=int, default=10_000)
     ap.add_argument("--transfers", type=int, default=8)
+    ap.add_argument("--gcs-request-mib", type=int, default=0,
+                    help="GCS resumable request size (default: TransferSettings')")
     args = ap.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="fedctl-bench-"))
@@ -160,7 +163,8 @@ def main() -> int:
                                         "endpoint": f"http://127.0.0.1:{proxy.port}"})
         conf = tmp / "rclone.conf"
         rclone_conf(cfgs, conf)
-        settings = TransferSettings()
+        settings = (TransferSettings(gcs_request_size=args.gcs_request_mib << 20)
+                    if args.gcs_request_mib else TransferSettings())
         stores = {n: open_store(c, settings) for n, c in cfgs.items()}
         origin, gcs = stores["origin"], stores["gcs-main"]
         opts = SyncOptions(transfers=args.transfers)
@@ -186,6 +190,7 @@ def main() -> int:
         Syncer(opts).source_manifest(origin, "big", "v1")
         seal = time.perf_counter() - t
         proxy.reset()
+        load_a = [_load()]
         t = time.perf_counter()
         [r] = Syncer(opts).sync(origin, Syncer().read_manifest(origin, "big", "v1")
                                 or _die(), [gcs])
@@ -195,7 +200,11 @@ def main() -> int:
         rc = rclone(conf, "copy", remote(cfgs["origin"], "big/v1"),
                     remote(cfgs["gcs-main"], "rclone/big/v1"))
         rc_read = proxy.reset()
+        load_a.append(_load())
         result["a_big_model_s3_to_gcs"] = {
+            "load_avg_1_5_15_before_after": load_a,
+            "gcs_request_size": settings.gcs_request_size,
+            "resumable_threshold": settings.resumable_threshold,
             "bytes": total, "files": len(files),
             "fedctl_seconds": round(fed, 2), "rclone_seconds": round(rc, 2),
             "fedctl_MiB_s": round(total / fed / 2**20, 1),
@@ -216,6 +225,7 @@ def main() -> int:
         assert first.ok
         rclone(conf, "copy", "--transfers", "16", remote(cfgs["origin"], "small/v1"),
                remote(cfgs["gcs-main"], "rclone/small/v1"))
+        load_b = [_load()]
         t = time.perf_counter()
         sy = Syncer(opts)
         m = sy.source_manifest(origin, "small", "v1")
@@ -233,7 +243,9 @@ def main() -> int:
                          remote(cfgs["gcs-main"], "rclone/small/v1"))
         rc_noop_default = rclone(conf, "sync", remote(cfgs["origin"], "small/v1"),
                                  remote(cfgs["gcs-main"], "rclone/small/v1"))
+        load_b.append(_load())
         result["b_noop_resync_small_objects"] = {
+            "load_avg_1_5_15_before_after": load_b,
             "objects": args.small,
             "fedctl_seconds_engine": round(fed_noop, 2),
             "fedctl_seconds_cli_process": round(fed_cli, 2),
@@ -253,6 +265,7 @@ def main() -> int:
         fan_bytes = sum(len(v) for v in fan.values())
         edges = [stores[n] for n in cfgs if n not in ("origin", "gcs-main")]
         proxy.reset()
+        load_c = [_load()]
         t = time.perf_counter()
         plan, results = Syncer(opts).fanout(origin, "fan", "v1", edges)
         fed_fan = time.perf_counter() - t
@@ -264,7 +277,9 @@ def main() -> int:
                    remote(cfgs[e.name], "rclone/fan/v1"))
         rc_fan = time.perf_counter() - t
         rc_read = proxy.reset()
+        load_c.append(_load())
         result["c_fanout_8_edges_2_regions"] = {
+            "load_avg_1_5_15_before_after": load_c,
             "model_bytes": fan_bytes, "relays": dict(plan.relays),
             "fedctl_origin_bytes_read": fed_read, "rclone_origin_bytes_read": rc_read,
             "fedctl_origin_copies": round(fed_read / fan_bytes, 2),
@@ -278,6 +293,10 @@ def main() -> int:
         shutil.rmtree(tmp, ignore_errors=True)
     print(json.dumps(result, indent=1))
     return 0
+
+
+def _load() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
 
 
 def _die() -> Any:

@@ -27,9 +27,11 @@ from distributors.errors import (
     StoreError,
     StoreUnreachable,
 )
+from distributors.resume import Held, SessionGone
 from distributors.store import ObjectMeta, ReadStream, Store, StoreConfig, TransferSettings
 
 _GRANULE = 256 * 1024
+_READ = 1024 * 1024
 
 
 class GcsStore:
@@ -59,6 +61,8 @@ class GcsStore:
                           is not None else cfg.endpoint is None)
         self._domain = f"gcs|{cfg.endpoint or 'google'}"
         self._timeout = (5.0, settings.timeout)
+        self._status_query = (settings.gcs_status_query if settings.gcs_status_query
+                              is not None else cfg.endpoint is None)
 
     @property
     def name(self) -> str:
@@ -190,6 +194,105 @@ class GcsStore:
             raise RetryableStoreError(self.name, f"{key}: object missing right after copy")
         return meta
 
+    # ---- resumable sessions (distributors/resume.py) ---------------------------------
+    # The session is created through the SDK (``create_resumable_upload_session``); each
+    # request then streams one segment of the source with a known Content-Length, so
+    # memory stays at one read buffer whatever the request size (the SDK's
+    # ``ResumableUpload`` reads every chunk into memory and cannot be rebuilt from a
+    # journaled URL through its public API). The protocol is the documented one:
+    # ``Content-Range: bytes a-b/total`` -> 308 + ``Range`` until the last byte, then 200.
+    @property
+    def resumable_sequential(self) -> bool:
+        return True
+
+    @property
+    def resumable_concurrency(self) -> int:
+        return 1
+
+    def resumable_part_size(self, size: int) -> int | None:
+        t = self._settings.resumable_threshold
+        if not t or size < t:
+            return None
+        return max(_GRANULE, self._settings.gcs_request_size // _GRANULE * _GRANULE)
+
+    def resumable_start(self, key: str, size: int, crc32c: str,
+                        part_size: int) -> dict[str, Any]:
+        blob = self._bucket.blob(self._key(key))
+        blob.crc32c = crc32c  # GCS checks it when the last byte arrives
+        try:
+            url = blob.create_resumable_upload_session(
+                content_type="application/octet-stream", size=size, checksum=None,
+                timeout=self._timeout, retry=None)
+        except Exception as exc:
+            self._fail(exc, key)
+        return {"url": url, "confirmed": 0, "inflight": None}
+
+    def resumable_held(self, key: str, session: dict[str, Any], size: int,
+                       part_size: int) -> Held | None:
+        if not self._status_query:
+            # The server cannot be asked: trust the journal only if no request was in
+            # flight when the last run stopped (else the server may hold more).
+            if session.get("inflight") is not None:
+                return None
+            return Held(offset=int(session.get("confirmed") or 0))
+        resp = self._session_request(key, session, {"Content-Range": f"bytes */{size}"})
+        if resp.status_code == 308:
+            return Held(offset=_range_end(resp.headers.get("Range")))
+        if resp.status_code in (200, 201):
+            return Held(offset=size)  # finalised before the last run could record it
+        return None
+
+    def _session_request(self, key: str, session: dict[str, Any], headers: dict[str, str],
+                         body: Any = None) -> Any:
+        try:
+            resp = self._client._http.request(
+                "PUT", session["url"], data=body, headers=headers,
+                timeout=(5.0, max(self._settings.timeout, 600.0)))
+        except ShortSource as exc:
+            raise RetryableStoreError(self.name, f"{key}: {exc}") from None
+        except Exception as exc:
+            self._fail(exc, key)
+        if resp.status_code in (404, 410):
+            raise SessionGone(self.name, f"{key}: resumable session is gone")
+        if resp.status_code in (408, 429) or resp.status_code >= 500:
+            raise RetryableStoreError(self.name, f"{key}: transient error HTTP "
+                                                 f"{resp.status_code}")
+        return resp
+
+    def resumable_put(self, key: str, session: dict[str, Any], index: int, start: int,
+                      end: int, size: int, crc32c: str, stream: ReadStream) -> int:
+        body = _SizedBody(stream, end - start)
+        resp = self._session_request(key, session, {
+            "Content-Range": f"bytes {start}-{end - 1}/{size}",
+            "Content-Type": "application/octet-stream"}, body)
+        if body.left:
+            raise RetryableStoreError(self.name, f"{key}: source ended {body.left} bytes "
+                                                 "early")
+        if resp.status_code == 308:
+            return _range_end(resp.headers.get("Range"))
+        if resp.status_code in (200, 201):
+            return size
+        if resp.status_code == 400 and end == size:
+            raise ChecksumMismatch(self.name, f"{key}: the store rejected the upload "
+                                              f"(HTTP 400): {resp.text[:200]}")
+        raise StoreError(self.name, f"{key}: resumable upload failed: HTTP "
+                                    f"{resp.status_code} {resp.text[:200]}")
+
+    def resumable_complete(self, key: str, session: dict[str, Any], size: int,
+                           crc32c: str) -> ObjectMeta:
+        meta = self.stat(key)
+        if meta is None:
+            raise RetryableStoreError(self.name, f"{key}: object missing right after upload")
+        if meta.size != size or meta.crc32c != crc32c:
+            self._discard(self._bucket.blob(self._key(key)))
+            raise ChecksumMismatch(self.name, f"{key}: stored CRC32C {meta.crc32c} != "
+                                              f"manifest {crc32c}")
+        return meta
+
+    def resumable_abort(self, key: str, session: dict[str, Any]) -> None:
+        with contextlib.suppress(Exception):
+            self._client._http.request("DELETE", session["url"], timeout=self._timeout)
+
     def delete(self, key: str) -> None:
         try:
             self._bucket.blob(self._key(key)).delete(timeout=self._timeout, retry=None)
@@ -200,6 +303,44 @@ class GcsStore:
 
     def close(self) -> None:
         self._client.close()
+
+
+class ShortSource(Exception):
+    """The source stream ended before the request's Content-Length."""
+
+
+class _SizedBody:
+    """A request body of exactly ``n`` bytes read from ``stream`` in 1 MiB reads; ``len``
+    lets requests send a Content-Length instead of chunked encoding."""
+
+    def __init__(self, stream: ReadStream, n: int) -> None:
+        self._s, self.left = stream, n
+        self._buf = memoryview(b"")
+
+    def __len__(self) -> int:
+        return self.left + len(self._buf)
+
+    def read(self, n: int = -1, /) -> bytes:
+        if not self._buf and self.left > 0:
+            data = self._s.read(min(_READ, self.left))
+            if not data:  # never leave the server waiting for promised bytes
+                raise ShortSource(f"source ended {self.left} bytes early")
+            self.left -= len(data)
+            self._buf = memoryview(data)
+        if n < 0 or n >= len(self._buf):
+            out, self._buf = bytes(self._buf), memoryview(b"")
+            return out
+        out = bytes(self._buf[:n])
+        self._buf = self._buf[n:]
+        return out
+
+
+def _range_end(header: str | None) -> int:
+    """``bytes=0-N`` -> N + 1 (bytes the server holds); no header -> 0."""
+    if not header:
+        return 0
+    _, _, last = header.rpartition("-")
+    return int(last) + 1
 
 
 class _RangeReader:

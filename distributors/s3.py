@@ -35,9 +35,12 @@ from distributors.errors import (
     StoreError,
     StoreUnreachable,
 )
+from distributors.resume import Held, SessionGone
 from distributors.store import ObjectMeta, ReadStream, Store, StoreConfig, TransferSettings
 
 MAX_SINGLE_COPY = 5 * 1024**3
+MIN_PART = 5 * 1024**2
+MAX_PARTS = 10_000
 _RETRYABLE_CODES = {"SlowDown", "InternalError", "ServiceUnavailable", "RequestTimeout",
                     "RequestTimeTooSkewed", "Throttling", "ThrottlingException",
                     "XMinioServerNotInitialized", "503", "500", "502", "504"}
@@ -229,6 +232,107 @@ class S3Store:
             raise RetryableStoreError(self.name, f"{key}: object missing right after copy")
         return meta
 
+    # ---- resumable multipart uploads (distributors/resume.py) -----------------------
+    @property
+    def resumable_sequential(self) -> bool:
+        return False
+
+    @property
+    def resumable_concurrency(self) -> int:
+        return max(1, self._settings.concurrency)
+
+    def resumable_part_size(self, size: int) -> int | None:
+        t = self._settings.resumable_threshold
+        if not t or size < t:
+            return None
+        return max(self._settings.chunk_size, MIN_PART, -(-size // MAX_PARTS))
+
+    def resumable_start(self, key: str, size: int, crc32c: str,
+                        part_size: int) -> dict[str, Any]:
+        try:
+            resp = self._client.create_multipart_upload(
+                Bucket=self.bucket, Key=self._key(key), ChecksumAlgorithm="CRC32C",
+                ChecksumType="FULL_OBJECT")
+        except (ClientError, BotoCoreError) as exc:
+            self._fail(exc, key)
+        return {"upload_id": resp["UploadId"]}
+
+    def _parts(self, key: str, upload_id: str) -> dict[int, dict[str, Any]]:
+        out: dict[int, dict[str, Any]] = {}
+        try:
+            pages = self._client.get_paginator("list_parts").paginate(
+                Bucket=self.bucket, Key=self._key(key), UploadId=upload_id)
+            for page in pages:
+                for p in page.get("Parts", ()):
+                    out[int(p["PartNumber"])] = p
+        except ClientError as exc:
+            if _code(exc) in ("NoSuchUpload", "404"):
+                raise SessionGone(self.name, f"{key}: multipart upload is gone") from None
+            self._fail(exc, key)
+        except BotoCoreError as exc:
+            self._fail(exc, key)
+        return out
+
+    def resumable_held(self, key: str, session: dict[str, Any], size: int,
+                       part_size: int) -> Held | None:
+        done = set()
+        for number, p in self._parts(key, session["upload_id"]).items():
+            i = number - 1
+            want = min(part_size, size - i * part_size)
+            if i >= 0 and want > 0 and int(p["Size"]) == want and p.get("ChecksumCRC32C"):
+                done.add(i)
+        return Held(parts=frozenset(done))
+
+    def resumable_put(self, key: str, session: dict[str, Any], index: int, start: int,
+                      end: int, size: int, crc32c: str, stream: ReadStream) -> int:
+        from distributors.checksums import crc32c_b64
+
+        data = _read_exactly(stream, end - start)
+        if len(data) != end - start:
+            raise RetryableStoreError(self.name, f"{key}: source gave {len(data)} bytes for "
+                                                 f"part {index + 1}, expected {end - start}")
+        try:
+            self._client.upload_part(
+                Bucket=self.bucket, Key=self._key(key), UploadId=session["upload_id"],
+                PartNumber=index + 1, Body=data, ChecksumAlgorithm="CRC32C",
+                ChecksumCRC32C=crc32c_b64(data))
+        except ClientError as exc:
+            if _code(exc) == "NoSuchUpload":
+                raise SessionGone(self.name, f"{key}: multipart upload is gone") from None
+            self._fail(exc, key)
+        except BotoCoreError as exc:
+            self._fail(exc, key)
+        return end
+
+    def resumable_complete(self, key: str, session: dict[str, Any], size: int,
+                           crc32c: str) -> ObjectMeta:
+        parts = self._parts(key, session["upload_id"])
+        listed = [{"PartNumber": n, "ETag": p["ETag"], "ChecksumCRC32C": p["ChecksumCRC32C"]}
+                  for n, p in sorted(parts.items())]
+        if sum(int(p["Size"]) for p in parts.values()) != size:
+            raise RetryableStoreError(self.name, f"{key}: parts do not add up to {size} bytes")
+        try:
+            self._client.complete_multipart_upload(
+                Bucket=self.bucket, Key=self._key(key), UploadId=session["upload_id"],
+                MultipartUpload={"Parts": listed}, ChecksumCRC32C=crc32c,
+                ChecksumType="FULL_OBJECT")
+        except (ClientError, BotoCoreError) as exc:
+            self._fail(exc, key)
+        meta = self.stat(key)
+        if meta is None:
+            raise RetryableStoreError(self.name, f"{key}: object missing right after upload")
+        return meta
+
+    def resumable_abort(self, key: str, session: dict[str, Any]) -> None:
+        try:
+            self._client.abort_multipart_upload(Bucket=self.bucket, Key=self._key(key),
+                                                UploadId=session["upload_id"])
+        except ClientError as exc:
+            if _code(exc) != "NoSuchUpload":
+                self._fail(exc, key)
+        except BotoCoreError as exc:
+            self._fail(exc, key)
+
     def delete(self, key: str) -> None:
         try:
             self._client.delete_object(Bucket=self.bucket, Key=self._key(key))
@@ -254,6 +358,18 @@ class _Body:
 
     def close(self) -> None:
         self._body.close()
+
+
+def _read_exactly(stream: ReadStream, n: int) -> bytes:
+    bufs = []
+    left = n
+    while left > 0:
+        b = stream.read(min(left, 8 * 1024 * 1024))
+        if not b:
+            break
+        bufs.append(b)
+        left -= len(b)
+    return b"".join(bufs)
 
 
 def _fingerprint(etag: str, version: str | None) -> str:

@@ -117,6 +117,16 @@ class TransferSettings:
     concurrency: int = 8  # parallel parts inside one large-object transfer
     gcs_parallel_chunks: bool | None = None  # None: only against real GCS (no endpoint)
     timeout: float = 120.0
+    # Objects of at least this size are uploaded through a journaled session that a
+    # later run can continue part by part (distributors/resume.py); 0 disables it.
+    resumable_threshold: int = 64 * 1024 * 1024
+    # GCS: bytes per request of a resumable session, streamed from the source (memory
+    # stays at one read buffer). Also the resume granularity where the server cannot
+    # report its progress (emulators). S3 parts use ``chunk_size``.
+    gcs_request_size: int = 256 * 1024 * 1024
+    # GCS: ask the server how much of a session it holds (status query). None: only
+    # against real GCS; fake-gcs-server finalises the object on a status query.
+    gcs_status_query: bool | None = None
 
 
 def open_store(cfg: StoreConfig, settings: TransferSettings | None = None) -> Store:

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 from tenacity import (
@@ -31,6 +32,8 @@ from distributors.manifest import FileEntry, Manifest, Receipt
 from distributors.planner import Kind, Plan, plan_destination, refresh_source
 from distributors.progress import Events, NullEvents, RateLimiter
 from distributors.relay import FanoutPlan, StoreInfo, plan_fanout
+from distributors.resume import Journal, PartSent, ResumableStore
+from distributors.resume import upload as resumable_upload
 from distributors.retention import versions_to_delete
 from distributors.store import ObjectMeta, ReadStream, Store
 
@@ -48,6 +51,9 @@ class SyncOptions:
     retries: int = 5
     retry_wait_max: float = 10.0
     relay: bool = True
+    resume: bool = True  # journal large uploads so a later run continues them part-wise
+    resume_dir: Path | None = None  # journal directory; None: $XDG_STATE_HOME/fedctl/...
+    on_part: Callable[[PartSent], None] | None = None  # seam: called after each stored part
     now: Callable[[], str] = field(
         default=lambda: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
 
@@ -61,6 +67,7 @@ class StoreResult:
     checked: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
     bytes_copied: int = 0
+    bytes_resumed: int = 0  # bytes of large files an earlier attempt had already stored
     published: bool = False
     errors: list[str] = field(default_factory=list)
 
@@ -113,6 +120,24 @@ class HashingReader:
         self._s.close()
 
 
+class _Metered:
+    """A source stream that obeys the shared rate limit and counts bytes for progress."""
+
+    def __init__(self, stream: ReadStream, limiter: RateLimiter,
+                 on_bytes: Callable[[int], None]) -> None:
+        self._s, self._limiter, self._on_bytes = stream, limiter, on_bytes
+
+    def read(self, n: int = -1, /) -> bytes:
+        data = self._s.read(n)
+        if data:
+            self._limiter.acquire(len(data))
+            self._on_bytes(len(data))
+        return data
+
+    def close(self) -> None:
+        self._s.close()
+
+
 class _Progress:
     def __init__(self, events: Events, total_bytes: int, total_files: int) -> None:
         self.events = events
@@ -146,6 +171,7 @@ class Syncer:
         self.opts = options or SyncOptions()
         self.events = events or NullEvents()
         self.limiter = RateLimiter(self.opts.bandwidth)
+        self.journal = Journal(self.opts.resume_dir)
 
     # ---- helpers -----------------------------------------------------------------------
     def _retry(self, fn: Callable[[], T]) -> T:
@@ -343,7 +369,7 @@ class Syncer:
                 return fp
         src_key = mf.data_key(m.model, m.version, path)
         meta = self._retry(lambda: self._transfer(source, src_key, dest, key, entry,
-                                                  server_side, progress))
+                                                  server_side, progress, result))
         (result.server_side if server_side else result.copied).append(path)
         result.bytes_copied += entry.size
         progress.file_done()
@@ -369,10 +395,13 @@ class Syncer:
         return meta.fingerprint if d.sha256 == entry.sha256 else None
 
     def _transfer(self, source: Store, src_key: str, dest: Store, key: str,
-                  entry: FileEntry, server_side: bool, progress: _Progress) -> ObjectMeta:
+                  entry: FileEntry, server_side: bool, progress: _Progress,
+                  result: StoreResult) -> ObjectMeta:
         if server_side:
             meta = dest.copy_from(source, src_key, key, entry.size, entry.crc32c)
             progress.add_bytes(entry.size)
+        elif self._resumable(dest, entry):
+            return self._resume_upload(source, src_key, dest, key, entry, progress, result)
         else:
             reader = HashingReader(source.open_read(src_key), self.limiter, progress.add_bytes)
             try:
@@ -391,6 +420,46 @@ class Syncer:
             dest.delete(key)
             raise ChecksumMismatch(dest.name, f"{key}: stored object does not match the "
                                               f"manifest after copy")
+        return meta
+
+    def _resumable(self, dest: Store, entry: FileEntry) -> bool:
+        return (self.opts.resume and isinstance(dest, ResumableStore)
+                and dest.resumable_part_size(entry.size) is not None)
+
+    def _resume_upload(self, source: Store, src_key: str, dest: Store, key: str,
+                       entry: FileEntry, progress: _Progress,
+                       result: StoreResult) -> ObjectMeta:
+        """A large file through a journaled session: parts stored by an earlier attempt
+        (this run's or a killed one's) are not sent again. Verified by the store against
+        the manifest's full-object CRC32C."""
+        assert isinstance(dest, ResumableStore)
+
+        def open_source(start: int, end: int) -> ReadStream:
+            return _Metered(source.open_read(src_key, start, end), self.limiter,
+                            progress.add_bytes)
+
+        def on_session(kind: str, held: int) -> None:
+            if kind != "fresh" or held:
+                self.events.emit({"event": "resume", "store": dest.name, "key": key,
+                                  "session": kind, "held_bytes": held})
+
+        def on_part(p: PartSent) -> None:
+            self.events.emit({"event": "part", "store": dest.name, "key": key,
+                              "part": p.index, "offset": p.start, "bytes": p.size,
+                              "resumed": p.resumed})
+            if self.opts.on_part is not None:
+                self.opts.on_part(p)
+
+        out = resumable_upload(dest, key, entry.size, entry.crc32c, entry.sha256, open_source,
+                               self.journal, on_part=on_part, on_session=on_session)
+        with progress.lock:
+            result.bytes_resumed += out.resumed_from
+        meta = out.meta
+        if meta.size != entry.size or (meta.crc32c is not None
+                                       and meta.crc32c != entry.crc32c):
+            dest.delete(key)
+            raise ChecksumMismatch(dest.name, f"{key}: stored object does not match the "
+                                              f"manifest after upload")
         return meta
 
     def _finish(self, dest: Store, r: StoreResult, m: Manifest, plan: Plan,

@@ -57,6 +57,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sy.add_argument("--in-use", nargs="*", default=[], metavar="VERSION",
                     help="versions retention must never delete")
     sy.add_argument("--chunk-size", default="16M", help="multipart/resumable chunk size")
+    sy.add_argument("--concurrency", type=int, default=8,
+                    help="parallel parts of one large S3 upload (default 8)")
+    sy.add_argument("--gcs-request-size", default="256M",
+                    help="bytes per streamed request of a large GCS upload (default 256M)")
+    sy.add_argument("--resumable-threshold", default="64M",
+                    help="files at least this large resume part by part after a kill "
+                         "(default 64M; 0 disables)")
+    sy.add_argument("--resume-dir", type=Path, default=None,
+                    help="journal of open upload sessions (default "
+                         "$XDG_STATE_HOME/fedctl/transfers)")
     sy.add_argument("-o", "--output", choices=["table", "json"], default="table")
     sy.set_defaults(handler=_sync)
 
@@ -183,15 +193,25 @@ def _sync(args: argparse.Namespace) -> int:
     try:
         rate = parse_rate(args.bwlimit) if args.bwlimit else None
         chunk = int(parse_rate(args.chunk_size))
+        request = int(parse_rate(args.gcs_request_size))
+        threshold = (0 if args.resumable_threshold.strip() == "0"
+                     else int(parse_rate(args.resumable_threshold)))
     except ValueError:
-        raise InputError("invalid --bwlimit or --chunk-size",
+        raise InputError("invalid --bwlimit, --chunk-size, --gcs-request-size or "
+                         "--resumable-threshold",
                          hint="use a number with an optional K/M/G suffix") from None
     if args.transfers < 1:
         raise InputError("--transfers must be at least 1")
-    settings = TransferSettings(multipart_threshold=chunk, chunk_size=chunk)
+    if chunk < 1 or request < 1 or args.concurrency < 1:
+        raise InputError("--chunk-size, --gcs-request-size and --concurrency must be "
+                         "positive")
+    settings = TransferSettings(multipart_threshold=chunk, chunk_size=chunk,
+                                concurrency=args.concurrency,
+                                gcs_request_size=request, resumable_threshold=threshold)
     events: Events = JsonEvents() if args.output == "json" else HumanEvents()
     sy = Syncer(SyncOptions(transfers=args.transfers, dry_run=args.dry_run, bandwidth=rate,
-                            seal_source=not args.no_seal, relay=not args.no_relay), events)
+                            seal_source=not args.no_seal, relay=not args.no_relay,
+                            resume=threshold > 0, resume_dir=args.resume_dir), events)
     origin = _store(configs, name, settings)
     targets = [_store(configs, t, settings) for t in args.targets]
     _, results = sy.fanout(origin, model, version, targets)
@@ -239,7 +259,8 @@ def _verdict(r: StoreResult, dry: bool) -> str:
 def _result_json(r: StoreResult) -> dict[str, Any]:
     return {"store": r.store, "ok": r.ok, "published": r.published, "copied": len(r.copied),
             "server_side": len(r.server_side), "verified": len(r.checked),
-            "deleted": len(r.deleted), "bytes": r.bytes_copied, "errors": r.errors}
+            "deleted": len(r.deleted), "bytes": r.bytes_copied,
+            "bytes_resumed": r.bytes_resumed, "errors": r.errors}
 
 
 def _human(n: int) -> str:

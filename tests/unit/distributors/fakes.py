@@ -5,10 +5,11 @@ from __future__ import annotations
 import io
 import itertools
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from distributors.checksums import Digest, crc32c_b64
-from distributors.errors import ObjectNotFound, RetryableStoreError, StoreError
+from distributors.errors import ChecksumMismatch, ObjectNotFound, RetryableStoreError, StoreError
+from distributors.resume import Held, SessionGone
 from distributors.store import ObjectMeta, ReadStream, Store
 
 _gen = itertools.count(1)
@@ -104,3 +105,82 @@ class MemoryStore:
 
 def flaky(n: int, store: str = "dst") -> list[StoreError]:
     return [RetryableStoreError(store, "transient error 503") for _ in range(n)]
+
+
+class ResumableMemoryStore(MemoryStore):
+    """A ``MemoryStore`` whose large writes go through resumable sessions (``resume.py``).
+
+    ``sequential``: bytes in order, progress is a prefix (like GCS); else numbered parts
+    in any order (like S3). ``query``: the server can report what it holds; without it
+    the journal's offset is trusted only if nothing was in flight. ``sent`` counts the
+    bytes each part request carried; ``forget()`` expires every open session."""
+
+    def __init__(self, name: str, *, sequential: bool = False, query: bool = True,
+                 threshold: int = 64, part_size: int = 32, **kw: object) -> None:
+        super().__init__(name, **kw)  # type: ignore[arg-type]
+        self.sequential, self.query = sequential, query
+        self.threshold, self.part = threshold, part_size
+        self.sessions: dict[str, dict[int, bytes]] = {}
+        self.sent: list[tuple[int, int]] = []
+        self.started = 0
+        self.aborted: list[str] = []
+
+    @property
+    def resumable_sequential(self) -> bool:
+        return self.sequential
+
+    @property
+    def resumable_concurrency(self) -> int:
+        return 1
+
+    def resumable_part_size(self, size: int) -> int | None:
+        return self.part if size >= self.threshold else None
+
+    def resumable_start(self, key: str, size: int, crc32c: str,
+                        part_size: int) -> dict[str, object]:
+        self.started += 1
+        sid = f"s{self.started}"
+        self.sessions[sid] = {}
+        return {"id": sid, "confirmed": 0, "inflight": None}
+
+    def resumable_held(self, key: str, session: dict[str, Any], size: int,
+                       part_size: int) -> Held | None:
+        parts = self.sessions.get(session["id"])
+        if parts is None:
+            raise SessionGone(self.name, "no such session")
+        if self.sequential:
+            if not self.query:
+                if session.get("inflight") is not None:
+                    return None
+                return Held(offset=int(session["confirmed"]))
+            return Held(offset=sum(len(v) for v in parts.values()))
+        return Held(parts=frozenset(parts))
+
+    def resumable_put(self, key: str, session: dict[str, Any], index: int, start: int,
+                      end: int, size: int, crc32c: str, stream: ReadStream) -> int:
+        self._maybe_fail(key)
+        parts = self.sessions.get(session["id"])
+        if parts is None:
+            raise SessionGone(self.name, "no such session")
+        data = stream.read(end - start)
+        assert len(data) == end - start
+        self.sent.append((start, end))
+        parts[start if self.sequential else index] = data
+        return end
+
+    def resumable_complete(self, key: str, session: dict[str, Any], size: int,
+                           crc32c: str) -> ObjectMeta:
+        parts = self.sessions.pop(session["id"])
+        data = b"".join(parts[k] for k in sorted(parts))
+        if len(data) != size or crc32c_b64(data) != crc32c:
+            raise ChecksumMismatch(self.name, f"{key}: checksum rejected")
+        self.put(key, data)
+        self.writes.append(key)
+        return self._meta(key)
+
+    def resumable_abort(self, key: str, session: dict[str, Any]) -> None:
+        self.aborted.append(session["id"])
+        self.sessions.pop(session["id"], None)
+
+    def forget(self) -> None:
+        self.sessions.clear()
