@@ -29,7 +29,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     ls = csub.add_parser("list", help="list member clusters (live health and free GPUs)")
     ls.add_argument("-o", "--output", choices=["table", "json"], default="table")
     ls.add_argument("--no-probe", action="store_true",
-                    help="do not contact the members; show what the hub stores")
+                    help="do not contact the members; show the status the hub controller "
+                         "published")
     ls.set_defaults(handler=_list)
 
 
@@ -91,9 +92,17 @@ def _list(args: argparse.Namespace) -> int:
     for r in rows:
         m, lv = r["member"], r["live"]
         spec = m["spec"]
-        ready = "-" if lv is None else ("True" if lv.ready else "False")
-        gpus = "-" if lv is None or not lv.ready else (", ".join(
-            f"{p} {g['free']}/{g['allocatable']}" for p, g in lv.gpus.items()) or "none")
+        if lv is None:  # what the hub controller last published
+            status = m.get("status") or {}
+            cond = next((c for c in status.get("conditions") or [] if c["type"] == "Ready"),
+                        None)
+            ready = cond["status"] if cond else "-"
+            gpus = ", ".join(f"{g['product']} {g['allocatable'] - g['requested']}/"
+                             f"{g['allocatable']}" for g in status.get("gpus") or []) or "-"
+        else:
+            ready = "True" if lv.ready else "False"
+            gpus = "-" if not lv.ready else (", ".join(
+                f"{p} {g['free']}/{g['allocatable']}" for p, g in lv.gpus.items()) or "none")
         table.append([m["metadata"]["name"], spec.get("provider", ""), spec.get("region", ""),
                       "yes" if spec.get("edge") else "no", ready,
                       "-" if lv is None else lv.version or "-", gpus])

@@ -182,6 +182,7 @@ class Hub:
                 tg.create_task(self._sync_members(hub, members), name="members")
                 tg.create_task(self._resync(), name="resync")
                 tg.create_task(self._report_policies(hub), name="policy-status")
+                tg.create_task(self._publish_members(hub, members), name="member-status")
                 for i in range(cfg.workers):
                     tg.create_task(self._worker(reconciler), name=f"worker/{i}")
                 tg.create_task(self._mark_ready(), name="ready")
@@ -266,6 +267,26 @@ class Hub:
             if not ok:
                 await events.emit(hub, obj, reason="InvalidPolicy", message=message,
                                   warning=True)
+
+    async def _publish_members(self, hub: k8s.ApiClient, members: Members) -> None:
+        """Write each MemberCluster's status (Ready, GPUs, kinds) when it changes."""
+        custom = cast(Any, k8s.CustomObjectsApi(hub))
+        published: dict[str, dict[str, Any]] = {}
+        while True:
+            await asyncio.sleep(2.0)
+            for name in members.names():
+                status = members.status(name)
+                if published.get(name) == status:
+                    continue
+                body = {"status": {**status, "conditions": [
+                    {**c, "lastTransitionTime": _now()} for c in status["conditions"]]}}
+                try:
+                    await custom.patch_cluster_custom_object_status(
+                        GROUP, VERSION, "memberclusters", name, body,
+                        _content_type="application/merge-patch+json")
+                    published[name] = status
+                except ApiException as exc:
+                    log.debug("status of member %s not written: %s", name, exc.status)
 
     async def _resync(self) -> None:
         while True:

@@ -213,6 +213,27 @@ class Members:
         return tuple(self.snapshot(n, not_ready_grace, now, n in holding)
                      for n in self.names())
 
+    def status(self, name: str) -> dict[str, Any]:
+        """The MemberCluster ``status`` the hub publishes for ``name``."""
+        rec = self._members[name]
+        health = self.health(name)
+        inv = compute_inventory(rec.nodes.store.values(), rec.pods.store.values())
+        largest: dict[str, int] = {}
+        for g in inv.node_groups:
+            if g.gpu_product:
+                largest[g.gpu_product] = max(largest.get(g.gpu_product, 0), g.gpus_free)
+        ready = {"type": "Ready", "status": "True" if health.ready else "False",
+                 "reason": "Healthy" if health.ready else (
+                     "Unreachable" if not health.reachable else "NotReady"),
+                 "message": health.detail[:500]}
+        return {
+            "conditions": [ready],
+            "gpus": [{"product": p, "total": g.total, "allocatable": g.allocatable,
+                      "requested": g.requested, "largestFreePerNode": largest.get(p, 0)}
+                     for p, g in inv.gpus.items()],
+            "installedKinds": sorted(rec.installed_kinds or ()),
+        }
+
     def failed_since(self, name: str) -> float | None:
         rec = self._members.get(name)
         if rec is None or self.health(name).ready:

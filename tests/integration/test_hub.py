@@ -225,3 +225,23 @@ async def test_invalid_policy_and_template_are_reported_not_applied(
         assert "unknown GPU product 'NVIDIA-Imaginary-9000'" in cond["message"]
         for member in ("member1", "member2", "member3"):
             assert await member_replicas(member_api[member], ns, "odd") is None
+
+
+async def test_member_cluster_status_is_published(joined: FleetState,
+                                                  member_api: dict[str, Any],
+                                                  tmp_path: Path) -> None:
+    hub_api = member_api["hub"]
+    async with running_hub(joined, tmp_path):
+        async def published() -> Any:
+            mc = await k8s.CustomObjectsApi(hub_api).get_cluster_custom_object(
+                G, V, "memberclusters", "member1")
+            status = mc.get("status") or {}
+            return status if status.get("installedKinds") else None
+
+        status = await eventually(published, timeout=30, what="MemberCluster status")
+        assert status["conditions"][0]["type"] == "Ready"
+        assert status["conditions"][0]["status"] == "True"
+        gpus = {g["product"]: g for g in status["gpus"]}
+        assert gpus["H100-80GB"]["allocatable"] == 8
+        assert "kubeflow.org/PyTorchJob" in status["installedKinds"]
+        assert "apps/Deployment" in status["installedKinds"]
