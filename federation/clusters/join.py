@@ -20,7 +20,7 @@ from kubernetes_asyncio import client as k8s
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from federation.clusters.client import DEFAULT_TIMEOUT
-from federation.clusters.crds import wait_established
+from federation.clusters.crds import ensure_crds
 from federation.errors import InputError
 from federation.fleet import ClusterSpec, Fleet
 from federation.syncer.labels import FIELD_MANAGER, MANAGED_BY, MANAGED_BY_LABEL
@@ -132,22 +132,7 @@ def member_cluster_manifest(spec: ClusterSpec, fleet: Fleet, endpoint: str,
 
 async def install_crds(hub: k8s.ApiClient) -> None:
     """Create or update the fedctl CRDs on the hub."""
-    ext = k8s.ApiextensionsV1Api(hub)
-    for info in KINDS:
-        body = crd(info)
-        name = body["metadata"]["name"]
-        try:
-            await ext.create_custom_resource_definition(cast(Any, body),
-                                                        _request_timeout=DEFAULT_TIMEOUT)
-        except ApiException as exc:
-            if exc.status != 409:
-                raise
-            current = await ext.read_custom_resource_definition(
-                name, _request_timeout=DEFAULT_TIMEOUT)
-            body["metadata"]["resourceVersion"] = current.metadata.resource_version
-            await ext.replace_custom_resource_definition(name, cast(Any, body),
-                                                         _request_timeout=DEFAULT_TIMEOUT)
-    await wait_established(hub, [crd(i)["metadata"]["name"] for i in KINDS])
+    await ensure_crds(hub, [crd(info) for info in KINDS])
 
 
 async def join(hub: k8s.ApiClient, fleet: Fleet, dev_state_dir: Path | None) -> list[JoinResult]:

@@ -9,14 +9,12 @@ to store objects). Status is a subresource, as with the real operators.
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from kubernetes_asyncio import client as k8s
-from kubernetes_asyncio.client.exceptions import ApiException
 
 from federation.catalog.kinds import WorkloadKind
-from federation.clusters.client import DEFAULT_TIMEOUT
-from federation.clusters.crds import wait_established
+from federation.clusters.crds import ensure_crds
 
 
 def crd_manifest(k: WorkloadKind) -> dict[str, Any]:
@@ -46,12 +44,4 @@ def crd_manifest(k: WorkloadKind) -> dict[str, Any]:
 async def install(api: k8s.ApiClient, kinds: tuple[WorkloadKind, ...],
                   timeout: float = 60.0) -> None:
     """Create the CRDs (idempotent) and wait until each is Established."""
-    ext = k8s.ApiextensionsV1Api(api)
-    for k in kinds:
-        try:
-            await ext.create_custom_resource_definition(cast(Any, crd_manifest(k)),
-                                                        _request_timeout=DEFAULT_TIMEOUT)
-        except ApiException as exc:
-            if exc.status != 409:
-                raise
-    await wait_established(api, [k.crd_name for k in kinds], timeout)
+    await ensure_crds(api, [crd_manifest(k) for k in kinds], timeout)

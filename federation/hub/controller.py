@@ -24,7 +24,7 @@ from federation.catalog.egress import load_egress_matrix
 from federation.catalog.kinds import WORKLOAD_KINDS
 from federation.catalog.prices import load_price_catalog
 from federation.clusters.client import DEFAULT_TIMEOUT, api_client
-from federation.clusters.crds import wait_established
+from federation.clusters.crds import ensure_crds
 from federation.clusters.join import install_crds
 from federation.clusters.watch import Reflector
 from federation.errors import FedctlError
@@ -164,7 +164,7 @@ class Hub:
         members = Members(load_price_catalog(), cfg.cache_dir, self._member_changed)
         try:
             await install_crds(hub)
-            await _ensure_crd(hub, binding_crd())
+            await ensure_crds(hub, [binding_crd()])
             dyn = await DynamicClient(hub, cache_file=str(cfg.cache_dir / "discovery-hub.json"))
             await dyn.resources.invalidate_cache()
             self._refl = self._hub_reflectors(hub)
@@ -275,6 +275,9 @@ class Hub:
         while True:
             await asyncio.sleep(2.0)
             for name in members.names():
+                h = members.health(name)
+                if h.consecutive_failures == 0 and h.consecutive_successes == 0:
+                    continue  # not probed yet: nothing to tell
                 status = members.status(name)
                 if published.get(name) == status:
                     continue
@@ -337,20 +340,3 @@ def _now() -> str:
     import datetime as dt
 
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-async def _ensure_crd(api: k8s.ApiClient, body: dict[str, Any]) -> None:
-    ext = k8s.ApiextensionsV1Api(api)
-    name = body["metadata"]["name"]
-    try:
-        await ext.create_custom_resource_definition(cast(Any, body),
-                                                    _request_timeout=DEFAULT_TIMEOUT)
-    except ApiException as exc:
-        if exc.status != 409:
-            raise
-        current = await ext.read_custom_resource_definition(name,
-                                                            _request_timeout=DEFAULT_TIMEOUT)
-        body["metadata"]["resourceVersion"] = current.metadata.resource_version
-        await ext.replace_custom_resource_definition(name, cast(Any, body),
-                                                     _request_timeout=DEFAULT_TIMEOUT)
-    await wait_established(api, [name])

@@ -129,8 +129,11 @@ async def test_pytorchjob_gang_lands_whole_on_the_h100_cluster(
         job = await eventually(placed, timeout=30, what="PyTorchJob on member1")
         specs = job["spec"]["pytorchReplicaSpecs"]
         assert (specs["Master"]["replicas"], specs["Worker"]["replicas"]) == (1, 1)
-        b = await binding(hub_api, ns, "train-pytorchjob")
-        assert b is not None and [c["name"] for c in b["spec"]["clusters"]] == ["member1"]
+        async def bound() -> Any:
+            b = await binding(hub_api, ns, "train-pytorchjob")
+            return [c["name"] for c in ((b or {}).get("spec") or {}).get("clusters") or []]
+
+        assert await eventually(bound, timeout=30, what="binding") == ["member1"]
 
 
 async def test_failover_moves_workloads_and_fences_the_old_copy(
@@ -164,8 +167,12 @@ async def test_failover_moves_workloads_and_fences_the_old_copy(
             await eventually(moved, timeout=60, what=f"workload moved to {other}")
             took = time.monotonic() - killed_at
             assert took < 60, took
-            b = await binding(hub_api, ns, "api-deployment")
-            assert b is not None and b["status"]["pendingCleanup"] == [first]
+
+            async def fencing_pending() -> Any:
+                b = await binding(hub_api, ns, "api-deployment")
+                return ((b or {}).get("status") or {}).get("pendingCleanup") == [first]
+
+            await eventually(fencing_pending, timeout=30, what="old copy awaiting fencing")
         finally:
             await local_fleet.restart_apiserver(first)
 
@@ -173,8 +180,13 @@ async def test_failover_moves_workloads_and_fences_the_old_copy(
             return await member_replicas(member_api[first], ns, "api") is None
 
         await eventually(fenced, timeout=60, what=f"old copy removed from {first}")
-        b = await binding(hub_api, ns, "api-deployment")
-        assert b is not None and b["status"]["pendingCleanup"] == []
+
+        async def settled() -> Any:
+            b = await binding(hub_api, ns, "api-deployment")
+            status = (b or {}).get("status") or {}
+            return b if status.get("pendingCleanup") == [] else None
+
+        b = await eventually(settled, timeout=30, what="nothing left to fence")
         assert [c["name"] for c in b["spec"]["clusters"]] == [other]
 
 
@@ -236,7 +248,8 @@ async def test_member_cluster_status_is_published(joined: FleetState,
             mc = await k8s.CustomObjectsApi(hub_api).get_cluster_custom_object(
                 G, V, "memberclusters", "member1")
             status = mc.get("status") or {}
-            return status if status.get("installedKinds") else None
+            ready = [c for c in status.get("conditions") or [] if c["status"] == "True"]
+            return status if status.get("installedKinds") and ready else None
 
         status = await eventually(published, timeout=30, what="MemberCluster status")
         assert status["conditions"][0]["type"] == "Ready"
