@@ -174,6 +174,8 @@ def _down(args: argparse.Namespace) -> int:
 def _env(args: argparse.Namespace) -> int:
     state = _fleet(args).load()
     print(f"export KUBECONFIG={state.kubeconfig}")
+    kubectl_dir = devbuild.component_dir(devbuild.COMPONENTS["kubernetes"])
+    print(f'export PATH="{kubectl_dir}:$PATH"  # the kubectl built with the fleet')
     for s in state.stores:
         ep = s.endpoint
         key = ep.name.upper().replace("-", "_")
