@@ -63,6 +63,8 @@ class GcsStore:
         self._timeout = (5.0, settings.timeout)
         self._status_query = (settings.gcs_status_query if settings.gcs_status_query
                               is not None else cfg.endpoint is None)
+        self._list_page = max(1, settings.gcs_list_page_size or (
+            1000 if cfg.endpoint is None else 10_000))
 
     @property
     def name(self) -> str:
@@ -105,7 +107,8 @@ class GcsStore:
         cut = len(self._prefix) + 1 if self._prefix else 0
         try:
             blobs = self._client.list_blobs(
-                self.cfg.bucket, prefix=full, page_size=1000, timeout=self._timeout, retry=None,
+                self.cfg.bucket, prefix=full, page_size=self._list_page, timeout=self._timeout,
+                retry=None,
                 fields="items(name,size,crc32c,generation),nextPageToken")
             for b in blobs:
                 yield ObjectMeta(key=b.name[cut:], size=int(b.size or 0), crc32c=b.crc32c,

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from distributors import keys
@@ -62,6 +62,7 @@ class Manifest:
     version: str
     files: tuple[FileEntry, ...]  # sorted by path
     created: str = ""  # ISO-8601, when the version was first sealed (not in identity)
+    _identity: str = field(default="", init=False, repr=False, compare=False)
 
     @staticmethod
     def build(model: str, version: str, files: Iterable[FileEntry],
@@ -79,10 +80,12 @@ class Manifest:
 
     @property
     def identity(self) -> str:
-        h = hashlib.sha256(f"{self.model}\n{self.version}\n".encode())
-        for f in self.files:
-            h.update(f"{f.path}\t{f.size}\t{f.sha256}\t{f.crc32c}\n".encode())
-        return h.hexdigest()
+        if not self._identity:  # computed once: the instance is immutable
+            h = hashlib.sha256(f"{self.model}\n{self.version}\n".encode())
+            for f in self.files:
+                h.update(f"{f.path}\t{f.size}\t{f.sha256}\t{f.crc32c}\n".encode())
+            object.__setattr__(self, "_identity", h.hexdigest())
+        return self._identity
 
     @property
     def total_size(self) -> int:

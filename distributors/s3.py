@@ -11,9 +11,12 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any, BinaryIO, NoReturn
 
 import boto3
+import botocore.session
+import botocore.utils
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import (
@@ -52,12 +55,32 @@ _SESSION: Any = None
 _SESSION_LOCK = threading.Lock()
 
 
+def _parse_timestamp(value: Any) -> datetime:
+    """botocore's timestamp parser with a fast path for ISO-8601 with a zone.
+
+    The default goes through dateutil: ~0.1 ms per timestamp, more than half of the CPU
+    of listing 10,000 objects. Results are the same aware datetimes."""
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            if parsed.tzinfo is not None:
+                return parsed
+    result: datetime = botocore.utils.parse_timestamp(value)
+    return result
+
+
 def _session() -> Any:
     """One boto3 session per process: it caches the service models (0.2 s per load)."""
     global _SESSION
     with _SESSION_LOCK:
         if _SESSION is None:
-            _SESSION = boto3.session.Session()
+            core = botocore.session.get_session()
+            core.get_component("response_parser_factory").set_parser_defaults(
+                timestamp_parser=_parse_timestamp)
+            _SESSION = boto3.session.Session(botocore_session=core)
         return _SESSION
 
 

@@ -127,6 +127,10 @@ class TransferSettings:
     # GCS: ask the server how much of a session it holds (status query). None: only
     # against real GCS; fake-gcs-server finalises the object on a status query.
     gcs_status_query: bool | None = None
+    # GCS: objects per listing page. None: 1,000 against real GCS (its maximum; larger
+    # values are capped by the service) and 10,000 against an emulator endpoint, where
+    # fake-gcs-server scans the whole bucket for every page.
+    gcs_list_page_size: int | None = None
 
 
 def open_store(cfg: StoreConfig, settings: TransferSettings | None = None) -> Store:

@@ -39,6 +39,7 @@ from distributors.store import ObjectMeta, ReadStream, Store
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+_DestState = tuple[Manifest | None, Receipt | None, dict[str, ObjectMeta]]
 _BUF = 1024 * 1024
 
 
@@ -172,6 +173,10 @@ class Syncer:
         self.events = events or NullEvents()
         self.limiter = RateLimiter(self.opts.bandwidth)
         self.journal = Journal(self.opts.resume_dir)
+        # Destination state read while the source manifest is loaded (``fanout``); each
+        # entry is used by at most one plan, keyed by (id(store), model, version).
+        self._prefetched: dict[tuple[int, str, str], Future[_DestState]] = {}
+        self._prefetch_lock = threading.Lock()
 
     # ---- helpers -----------------------------------------------------------------------
     def _retry(self, fn: Callable[[], T]) -> T:
@@ -278,10 +283,19 @@ class Syncer:
         self._retry(lambda: store.write_bytes(mf.receipt_key(m.model, m.version), r.to_json()))
 
     # ---- one destination ---------------------------------------------------------------
+    def dest_state(self, dest: Store, model: str, version: str) -> _DestState:
+        """A destination's manifest, receipt and listing, read concurrently."""
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="fedctl-plan") as pool:
+            fm = pool.submit(self.read_manifest, dest, model, version)
+            fr = pool.submit(self.read_receipt, dest, model, version)
+            listing = self.listing(dest, model, version)
+            return fm.result(), fr.result(), listing
+
     def plan(self, dest: Store, m: Manifest) -> tuple[Plan, dict[str, ObjectMeta]]:
-        dm = self.read_manifest(dest, m.model, m.version)
-        rc = self.read_receipt(dest, m.model, m.version)
-        listing = self.listing(dest, m.model, m.version)
+        with self._prefetch_lock:
+            fut = self._prefetched.pop((id(dest), m.model, m.version), None)
+        dm, rc, listing = fut.result() if fut is not None else self.dest_state(
+            dest, m.model, m.version)
         return plan_destination(dest.name, m, dm, rc, listing), listing
 
     def sync(self, source: Store, m: Manifest, dests: Sequence[Store],
@@ -485,14 +499,35 @@ class Syncer:
     # ---- fan-out -----------------------------------------------------------------------
     def fanout(self, origin: Store, model: str, version: str, targets: Sequence[Store],
                *, relay: bool | None = None) -> tuple[FanoutPlan, list[StoreResult]]:
-        """origin -> one relay per region -> edges; each stage published before the next."""
-        m = self.source_manifest(origin, model, version)
+        """origin -> one relay per region -> edges; each stage published before the next.
+
+        The first stage's destinations are read (manifest, receipt, listing) while the
+        source manifest loads, so a no-op costs the slower listing, not the sum."""
         by_name = {s.name: s for s in [origin, *targets]}
         info = {s.name: StoreInfo(s.name, s.region, bool(getattr(getattr(s, "cfg", None),
                                                                   "edge", False)),
                                   s.copy_domain) for s in by_name.values()}
         plan = plan_fanout(info[origin.name], [info[t.name] for t in targets],
                            relay=self.opts.relay if relay is None else relay)
+        first = [by_name[h.dest] for h in (plan.stages[0] if plan.stages else ())
+                 if h.source == origin.name and h.dest != origin.name]
+        keys = [(id(d), model, version) for d in first]
+        with ThreadPoolExecutor(max_workers=max(1, len(first)),
+                                thread_name_prefix="fedctl-prefetch") as pre:
+            with self._prefetch_lock:
+                for d, k in zip(first, keys, strict=True):
+                    self._prefetched[k] = pre.submit(self.dest_state, d, model, version)
+            try:
+                return self._fanout(origin, model, version, targets, plan, by_name)
+            finally:
+                with self._prefetch_lock:
+                    for k in keys:
+                        self._prefetched.pop(k, None)
+
+    def _fanout(self, origin: Store, model: str, version: str, targets: Sequence[Store],
+                plan: FanoutPlan, by_name: dict[str, Store],
+                ) -> tuple[FanoutPlan, list[StoreResult]]:
+        m = self.source_manifest(origin, model, version)
         self.events.emit({"event": "fanout", "relays": dict(plan.relays),
                           "stages": [[{"from": h.source, "to": h.dest,
                                        "server_side": h.server_side} for h in st]

@@ -151,3 +151,18 @@ def test_file_store_never_follows_links_out_of_its_root(tmp_path: Path) -> None:
     assert not (outside / "new").exists()
     with pytest.raises(UnsafeKey):
         store.read_bytes("../outside/secret")
+
+
+def test_fanout_noop_reads_destination_during_source_load_and_still_sees_damage() -> None:
+    src, dst = _origin(FILES), MemoryStore("disk", with_crc=False)
+    sy = Syncer(FAST)
+    _, [first] = sy.fanout(src, "m", "v1", [dst])
+    assert first.published and sorted(first.copied) == sorted(FILES)
+    dst.writes.clear()
+    _, [noop] = sy.fanout(src, "m", "v1", [dst])  # prefetched state, receipt fingerprints
+    assert (noop.copied, noop.checked, noop.published, dst.writes) == ([], [], False, [])
+    assert sy._prefetched == {}  # nothing kept for a later run
+    dst.put(mf.data_key("m", "v1", "f2.bin"), b"\0" * len(FILES["f2.bin"]))  # same size
+    _, [fixed] = sy.fanout(src, "m", "v1", [dst])
+    assert fixed.copied == ["f2.bin"] and fixed.published
+    assert verify_version(dst, "m", "v1").ok
