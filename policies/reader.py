@@ -84,9 +84,6 @@ class Reader:
                 self.fail(path, f"missing required field {key!r}")
         return value
 
-    def get(self, data: dict[str, Any], key: str) -> Any:
-        return data.get(key)
-
     def string(
         self,
         data: dict[str, Any],

@@ -233,9 +233,3 @@ class Members:
                      for p, g in inv.gpus.items()],
             "installedKinds": sorted(rec.installed_kinds or ()),
         }
-
-    def failed_since(self, name: str) -> float | None:
-        rec = self._members.get(name)
-        if rec is None or self.health(name).ready:
-            return None
-        return rec.not_ready_since
