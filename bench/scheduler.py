@@ -167,7 +167,15 @@ def main() -> int:
     parser.add_argument("--decisions", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--profile", action="store_true", help="cProfile to stderr")
+    parser.add_argument("--gc", choices=["hub", "default"], default="hub",
+                        help="hub: the GC thresholds `fedctl hub run` sets at start-up "
+                             "(federation.tuning); default: CPython's")
     args = parser.parse_args()
+    if args.gc == "hub":
+        from federation.tuning import tune_process_gc
+
+        tune_process_gc()
+    import gc
     results = [run(int(n), args.decisions if int(n) <= 100 else max(200, args.decisions // 5),
                    args.seed, args.profile) for n in args.clusters.split(",")]
     print(json.dumps({
@@ -176,6 +184,7 @@ def main() -> int:
         "machine": platform.machine(),
         "mix": "80% 1-GPU inference (2-8 replicas, spread 2 regions), "
                "20% 8x8-GPU training gangs",
+        "gc_thresholds": list(gc.get_threshold()),
         "results": results,
     }, indent=2))
     return 0

@@ -37,6 +37,9 @@ def _run(args: argparse.Namespace) -> int:
     from federation.hub.controller import HubConfig
     from federation.hub.process import HubProcess, ProcessConfig
     from federation.interpreters.spec import load_interpreters
+    from federation.tuning import tune_process_gc
+
+    tune_process_gc()
 
     state_dir = args.state_dir or default_state_dir()
     kubeconfig = args.kubeconfig or state_dir / "kubeconfig"
