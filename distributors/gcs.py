@@ -28,7 +28,14 @@ from distributors.errors import (
     StoreUnreachable,
 )
 from distributors.resume import Held, SessionGone
-from distributors.store import ObjectMeta, ReadStream, Store, StoreConfig, TransferSettings
+from distributors.store import (
+    ObjectMeta,
+    ReadStream,
+    Store,
+    StoreConfig,
+    TransferSettings,
+    stat_written,
+)
 
 _GRANULE = 256 * 1024
 _READ = 1024 * 1024
@@ -192,10 +199,7 @@ class GcsStore:
                                          retry=None)
         except Exception as exc:
             self._fail(exc, key)
-        meta = self.stat(key)
-        if meta is None:
-            raise RetryableStoreError(self.name, f"{key}: object missing right after copy")
-        return meta
+        return stat_written(self, key, "copy")
 
     # ---- resumable sessions (distributors/resume.py) ---------------------------------
     # The session is created through the SDK (``create_resumable_upload_session``); each
@@ -283,9 +287,7 @@ class GcsStore:
 
     def resumable_complete(self, key: str, session: dict[str, Any], size: int,
                            crc32c: str) -> ObjectMeta:
-        meta = self.stat(key)
-        if meta is None:
-            raise RetryableStoreError(self.name, f"{key}: object missing right after upload")
+        meta = stat_written(self, key, "upload")
         if meta.size != size or meta.crc32c != crc32c:
             self._discard(self._bucket.blob(self._key(key)))
             raise ChecksumMismatch(self.name, f"{key}: stored CRC32C {meta.crc32c} != "

@@ -39,7 +39,14 @@ from distributors.errors import (
     StoreUnreachable,
 )
 from distributors.resume import Held, SessionGone
-from distributors.store import ObjectMeta, ReadStream, Store, StoreConfig, TransferSettings
+from distributors.store import (
+    ObjectMeta,
+    ReadStream,
+    Store,
+    StoreConfig,
+    TransferSettings,
+    stat_written,
+)
 
 MAX_SINGLE_COPY = 5 * 1024**3
 MIN_PART = 5 * 1024**2
@@ -219,10 +226,7 @@ class S3Store:
             raise
         except Exception as exc:  # s3transfer wraps ClientError in S3UploadFailedError
             self._fail(exc, key)
-        meta = self.stat(key)
-        if meta is None:
-            raise RetryableStoreError(self.name, f"{key}: object missing right after upload")
-        return meta
+        return stat_written(self, key, "upload")
 
     def write_bytes(self, key: str, data: bytes) -> ObjectMeta:
         from distributors.checksums import crc32c_b64
@@ -250,10 +254,7 @@ class S3Store:
                                   ExtraArgs={"ChecksumAlgorithm": "CRC32C"})
         except Exception as exc:
             self._fail(exc, key)
-        meta = self.stat(key)
-        if meta is None:
-            raise RetryableStoreError(self.name, f"{key}: object missing right after copy")
-        return meta
+        return stat_written(self, key, "copy")
 
     # ---- resumable multipart uploads (distributors/resume.py) -----------------------
     @property
@@ -341,10 +342,7 @@ class S3Store:
                 ChecksumType="FULL_OBJECT")
         except (ClientError, BotoCoreError) as exc:
             self._fail(exc, key)
-        meta = self.stat(key)
-        if meta is None:
-            raise RetryableStoreError(self.name, f"{key}: object missing right after upload")
-        return meta
+        return stat_written(self, key, "upload")
 
     def resumable_abort(self, key: str, session: dict[str, Any]) -> None:
         try:

@@ -11,6 +11,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol, runtime_checkable
 
+from distributors.errors import RetryableStoreError
+
 
 @dataclass(frozen=True, slots=True)
 class ObjectMeta:
@@ -152,3 +154,12 @@ def open_store(cfg: StoreConfig, settings: TransferSettings | None = None) -> St
 
     raise StoreError(cfg.name, f"unknown provider {cfg.provider!r}",
                      hint="use s3, gcs or file")
+
+
+def stat_written(store: Store, key: str, after: str) -> ObjectMeta:
+    """The metadata of an object just written; a store that does not show it yet is a
+    retryable error (``after`` says what wrote it: upload, copy)."""
+    meta = store.stat(key)
+    if meta is None:
+        raise RetryableStoreError(store.name, f"{key}: object missing right after {after}")
+    return meta
