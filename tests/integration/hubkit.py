@@ -82,3 +82,9 @@ async def member_replicas(api: Any, ns: str, name: str) -> int | None:
             return None
         raise
     return int(d.spec.replicas)
+
+
+async def create_policy(api: Any, body: dict[str, Any]) -> None:
+    """Create a PropagationPolicy on the hub (as `kubectl create -f` would)."""
+    await k8s.CustomObjectsApi(api).create_namespaced_custom_object(
+        G, V, body["metadata"]["namespace"], "propagationpolicies", body)

@@ -16,7 +16,17 @@ from kubernetes_asyncio.client.exceptions import ApiException
 from federation.dev.localfleet import FleetState, LocalFleet
 
 from .helpers import eventually
-from .hubkit import G, V, binding, deployment, member_replicas, namespace, policy, running_hub
+from .hubkit import (
+    G,
+    V,
+    binding,
+    create_policy,
+    deployment,
+    member_replicas,
+    namespace,
+    policy,
+    running_hub,
+)
 
 
 async def test_deployment_placed_applied_aggregated_updated_and_pruned(
@@ -24,8 +34,7 @@ async def test_deployment_placed_applied_aggregated_updated_and_pruned(
     hub_api = member_api["hub"]
     async with running_hub(joined, tmp_path):
         ns = await namespace(hub_api)
-        custom = k8s.CustomObjectsApi(hub_api)
-        await custom.create_namespaced_custom_object(G, V, ns, "propagationpolicies", policy(
+        await create_policy(hub_api, policy(
             ns, "chat", {"replicaScheduling": {"type": "Divided", "division": "Aggregated"},
                          "gpu": {"products": ["L4"]}}))
         apps = k8s.AppsV1Api(hub_api)
@@ -80,8 +89,7 @@ async def test_unschedulable_workload_explains_why(joined: FleetState,
     hub_api = member_api["hub"]
     async with running_hub(joined, tmp_path):
         ns = await namespace(hub_api)
-        await k8s.CustomObjectsApi(hub_api).create_namespaced_custom_object(
-            G, V, ns, "propagationpolicies", policy(
+        await create_policy(hub_api, policy(
                 ns, "huge", {"replicaScheduling": {"type": "Divided",
                                                    "division": "Aggregated"}}))
         await k8s.AppsV1Api(hub_api).create_namespaced_deployment(
@@ -106,7 +114,7 @@ async def test_pytorchjob_gang_lands_whole_on_the_h100_cluster(
     async with running_hub(joined, tmp_path):
         ns = await namespace(hub_api)
         custom = k8s.CustomObjectsApi(hub_api)
-        await custom.create_namespaced_custom_object(G, V, ns, "propagationpolicies", policy(
+        await create_policy(hub_api, policy(
             ns, "train", {"gpu": {"products": ["H100"]}},
             kinds=(("kubeflow.org/v1", "PyTorchJob"),)))
         template = {"spec": {"containers": [{"name": "pytorch", "image": "train:1",
@@ -142,8 +150,7 @@ async def test_failover_moves_workloads_and_fences_the_old_copy(
     hub_api = member_api["hub"]
     async with running_hub(joined, tmp_path):
         ns = await namespace(hub_api)
-        await k8s.CustomObjectsApi(hub_api).create_namespaced_custom_object(
-            G, V, ns, "propagationpolicies", policy(
+        await create_policy(hub_api, policy(
                 ns, "api", {"clusterAffinity": {"clusterNames": ["member1", "member2"]},
                             "replicaScheduling": {"type": "Divided",
                                                   "division": "Aggregated"}}))
@@ -200,7 +207,7 @@ async def test_invalid_policy_and_template_are_reported_not_applied(
         # rejects or prunes unknown fields, so a semantic error is what reaches the hub).
         bad = policy(ns, "broken", {"clusterAffinity": {"clusterNames": ["member1"],
                                                         "exclude": ["member1"]}})
-        await custom.create_namespaced_custom_object(G, V, ns, "propagationpolicies", bad)
+        await create_policy(hub_api, bad)
 
         async def reported() -> Any:
             got = await custom.get_namespaced_custom_object(G, V, ns, "propagationpolicies",
@@ -222,7 +229,7 @@ async def test_invalid_policy_and_template_are_reported_not_applied(
         assert event.type == "Warning" and event.involved_object.name == "broken"
 
         # A valid policy with a template the interpreter cannot read: condition + event.
-        await custom.create_namespaced_custom_object(G, V, ns, "propagationpolicies", policy(
+        await create_policy(hub_api, policy(
             ns, "odd", {"replicaScheduling": {"type": "Divided", "division": "Aggregated"}}))
         # The hub accepts it; fedctl cannot place it (no such GPU product).
         await k8s.AppsV1Api(hub_api).create_namespaced_deployment(

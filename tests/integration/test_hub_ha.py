@@ -18,7 +18,7 @@ from federation.dev.localfleet import LocalFleet
 from federation.dev.ports import PortAllocator
 
 from .helpers import eventually
-from .hubkit import G, V, binding, deployment, namespace, policy
+from .hubkit import binding, create_policy, deployment, namespace, policy
 
 
 def start_hub(lf: LocalFleet, tmp: Path, name: str, port: int) -> subprocess.Popen[bytes]:
@@ -69,8 +69,7 @@ async def test_leader_killed_standby_takes_over_without_duplicates(
         assert (await get(f"http://127.0.0.1:{port[leader]}/healthz"))[0] == 200
 
         ns = await namespace(hub_api)
-        await k8s.CustomObjectsApi(hub_api).create_namespaced_custom_object(
-            G, V, ns, "propagationpolicies", policy(
+        await create_policy(hub_api, policy(
                 ns, "svc", {"clusterAffinity": {"clusterNames": ["member1", "member2"]},
                             "replicaScheduling": {"type": "Divided",
                                                   "division": "Aggregated"}}))

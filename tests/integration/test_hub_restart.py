@@ -14,7 +14,7 @@ from kubernetes_asyncio import client as k8s
 from federation.dev.localfleet import FleetState, LocalFleet
 
 from .helpers import eventually
-from .hubkit import G, V, binding, deployment, namespace, policy
+from .hubkit import binding, create_policy, deployment, namespace, policy
 
 N = 12
 
@@ -32,8 +32,7 @@ async def test_hub_killed_mid_reconcile_converges_after_restart(
         tmp_path: Path) -> None:
     hub_api = member_api["hub"]
     ns = await namespace(hub_api)
-    await k8s.CustomObjectsApi(hub_api).create_namespaced_custom_object(
-        G, V, ns, "propagationpolicies", policy(
+    await create_policy(hub_api, policy(
             ns, "many", {"replicaScheduling": {"type": "Divided", "division": "Aggregated"},
                          "clusterAffinity": {"clusterNames": ["member1", "member2"]}}))
     first = start(local_fleet, tmp_path, "first")
