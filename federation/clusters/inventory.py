@@ -9,13 +9,14 @@ discovery sets, mapped to fedctl's short names; unknown labels are kept verbatim
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from federation.catalog.gpus import lookup
 from federation.model.cluster import NodeGroup
 from federation.model.quantity import QuantityError, cpu_millis, memory_bytes, parse_quantity
+from federation.syncer.labels import BINDING_LABEL
 
 GPU_RESOURCE = "nvidia.com/gpu"
 PRODUCT_LABEL = "nvidia.com/gpu.product"
@@ -118,11 +119,18 @@ def holds_resources(pod: Mapping[str, Any]) -> bool:
 
 
 def compute_inventory(nodes: Iterable[Mapping[str, Any]],
-                      pods: Iterable[Mapping[str, Any]]) -> Inventory:
+                      pods: Iterable[Mapping[str, Any]],
+                      exclude_bindings: Collection[str] = ()) -> Inventory:
+    """Inventory of one cluster; pods labelled with a binding in ``exclude_bindings`` are
+    left out (the hub counts those through the binding's reservation instead)."""
     node_list = list(nodes)
     used: dict[str, list[int]] = {}
     for pod in pods:
         if not holds_resources(pod):
+            continue
+        if exclude_bindings and (
+                ((pod.get("metadata") or {}).get("labels") or {}).get(BINDING_LABEL)
+                in exclude_bindings):
             continue
         g, c, m = pod_requests(pod)
         slot = used.setdefault(pod["spec"]["nodeName"], [0, 0, 0])

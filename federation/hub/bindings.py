@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from federation.model.placement import ClusterAssignment, Placement
+from federation.scheduling.reservations import Hold, hold_from_json, hold_to_json
 from policies.models import GROUP, VERSION
 
 PLURAL = "resourcebindings"
@@ -91,8 +92,28 @@ def placement_of(binding: Mapping[str, Any] | None) -> Placement | None:
     return Placement(tuple(out)) if out else None
 
 
-def clusters_spec(placement: Placement) -> list[dict[str, Any]]:
-    return [{"name": a.cluster, "replicas": dict(a.replicas)} for a in placement.assignments]
+def clusters_spec(placement: Placement,
+                  holds: Mapping[str, Hold] | None = None) -> list[dict[str, Any]]:
+    """``spec.clusters``: replicas per component and, per cluster, the capacity held
+    there (per-replica requests and GPU product), so a restarted hub knows it."""
+    out = []
+    for a in placement.assignments:
+        entry: dict[str, Any] = {"name": a.cluster, "replicas": dict(a.replicas)}
+        hold = (holds or {}).get(a.cluster)
+        if hold is not None:
+            entry["hold"] = hold_to_json(hold)
+        out.append(entry)
+    return out
+
+
+def holds_of(binding: Mapping[str, Any]) -> dict[str, Hold]:
+    """The holds recorded in a binding's ``spec.clusters`` (see ``clusters_spec``)."""
+    out = {}
+    for c in (binding.get("spec") or {}).get("clusters") or []:
+        hold = hold_from_json(c.get("hold")) if isinstance(c, Mapping) else None
+        if hold is not None and hold.shapes:
+            out[str(c["name"])] = hold
+    return out
 
 
 def inputs_key(*parts: object) -> str:

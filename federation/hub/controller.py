@@ -30,24 +30,26 @@ from federation.clusters.watch import Reflector
 from federation.errors import FedctlError
 from federation.hub import events
 from federation.hub.bindings import PLURAL as BINDINGS
-from federation.hub.bindings import TemplateKey, binding_crd
+from federation.hub.bindings import TemplateKey, binding_crd, holds_of
 from federation.hub.http import HubMetrics
-from federation.hub.members import Members
+from federation.hub.members import Members, WatchedKind
 from federation.hub.queue import WorkQueue
 from federation.hub.reconcile import Outcome, Reconciler
 from federation.interpreters.interpreter import Interpreters
 from federation.interpreters.spec import KindSpec
+from federation.scheduling.reservations import Ledger
 from federation.scheduling.runtime import Scheduler
+from federation.syncer.labels import BINDING_LABEL
 from policies.models import GROUP, VERSION, OverridePolicy, PropagationPolicy
 from policies.parse import parse_document
 from policies.source import Document
 
 log = logging.getLogger(__name__)
 
-BUILTIN_TEMPLATES: tuple[tuple[str, str, str], ...] = (
-    ("apps/v1", "Deployment", "list_deployment_for_all_namespaces"),
-    ("apps/v1", "StatefulSet", "list_stateful_set_for_all_namespaces"),
-    ("batch/v1", "Job", "list_job_for_all_namespaces"),
+BUILTIN_TEMPLATES: tuple[tuple[str, str, str, str], ...] = (
+    ("apps/v1", "Deployment", "deployments", "list_deployment_for_all_namespaces"),
+    ("apps/v1", "StatefulSet", "statefulsets", "list_stateful_set_for_all_namespaces"),
+    ("batch/v1", "Job", "jobs", "list_job_for_all_namespaces"),
 )
 
 
@@ -57,7 +59,8 @@ class HubConfig:
     context: str | None = None
     cache_dir: Path = Path(".fedctl/cache")
     workers: int = 4
-    resync_seconds: float = 5.0
+    # member copies are watched, so a full resync is only a safety net
+    resync_seconds: float = 30.0
     interpreters: tuple[KindSpec, ...] = ()
 
 
@@ -75,6 +78,7 @@ class Hub:
         self._reported: dict[tuple[str, str], str] = {}
         self._policy_reports: asyncio.Queue[tuple[dict[str, Any], bool, str]] = asyncio.Queue()
         self.members: Members | None = None
+        self.ledger = Ledger()
 
     # ---- caches ------------------------------------------------------------------------
     def _parsed(self, refl: Reflector | None) -> list[Any]:
@@ -153,6 +157,14 @@ class Hub:
         self.overrides()
         self._enqueue_all()
 
+    def _copy_changed(self, _cluster: str, wk: WatchedKind, _event: str,
+                      obj: dict[str, Any]) -> None:
+        """A member copy changed (status, drift, deletion): reconcile its template."""
+        meta = obj.get("metadata") or {}
+        if meta.get("name"):
+            self.queue.add(TemplateKey(wk.api_version, wk.kind, meta.get("namespace", ""),
+                                       meta["name"]))
+
     def _member_changed(self, _name: str) -> None:
         self._enqueue_all()
 
@@ -161,18 +173,20 @@ class Hub:
         cfg = self.config
         cfg.cache_dir.mkdir(parents=True, exist_ok=True)
         hub = await api_client(cfg.kubeconfig, cfg.context)
-        members = Members(load_price_catalog(), cfg.cache_dir, self._member_changed)
+        members = Members(load_price_catalog(), cfg.cache_dir, self._member_changed,
+                          on_copy=self._copy_changed)
         try:
             await install_crds(hub)
             await ensure_crds(hub, [binding_crd()])
             dyn = await DynamicClient(hub, cache_file=str(cfg.cache_dir / "discovery-hub.json"))
             await dyn.resources.invalidate_cache()
             self._refl = self._hub_reflectors(hub)
-            await self._template_reflectors(hub)
+            members.watched = tuple(await self._template_reflectors(hub))
             reconciler = Reconciler(
                 hub=dyn, members=members, interpreters=self.interpreters,
                 scheduler=Scheduler(load_egress_matrix()), policies=self.policies,
                 overrides=self.overrides, template=self.template, binding=self.binding,
+                ledger=self.ledger,
                 on_failover=lambda c: self.metrics.failovers.labels(cluster=c).inc(),
                 record=partial(events.emit, hub))
             self.members = members
@@ -206,10 +220,13 @@ class Hub:
             on_change=lambda _k, _o: self._members_dirty.set())
         return out
 
-    async def _template_reflectors(self, hub: k8s.ApiClient) -> None:
+    async def _template_reflectors(self, hub: k8s.ApiClient) -> list[WatchedKind]:
+        """Reflectors for every template kind the hub serves; returns those kinds."""
         apps, batch = k8s.AppsV1Api(hub), k8s.BatchV1Api(hub)
-        for api_version, kind, method in BUILTIN_TEMPLATES:
+        watched = []
+        for api_version, kind, plural, method in BUILTIN_TEMPLATES:
             api = apps if api_version.startswith("apps") else batch
+            watched.append(WatchedKind(api_version, kind, plural))
             self.templates[(api_version, kind)] = Reflector(
                 f"hub/{kind}", getattr(api, method),
                 on_change=self._template_changed(api_version, kind))
@@ -219,10 +236,12 @@ class Hub:
         for wk in WORKLOAD_KINDS:
             if wk.version not in served.get(wk.group, set()):
                 continue  # the kind is not installed on this hub
+            watched.append(WatchedKind(wk.api_version, wk.kind, wk.plural))
             self.templates[(wk.api_version, wk.kind)] = Reflector(
                 f"hub/{wk.kind}", custom.list_cluster_custom_object,
                 list_kwargs={"group": wk.group, "version": wk.version, "plural": wk.plural},
                 on_change=self._template_changed(wk.api_version, wk.kind))
+        return watched
 
     async def _sync_members(self, hub: k8s.ApiClient, members: Members) -> None:
         refl = self._refl["memberclusters"]
@@ -299,8 +318,16 @@ class Hub:
     async def _mark_ready(self) -> None:
         await asyncio.gather(*(r.synced.wait() for r in
                                [*self._refl.values(), *self.templates.values()]))
+        self._seed_ledger()
         self.ready.set()
         self._enqueue_all()
+
+    def _seed_ledger(self) -> None:
+        """Capacity held by existing bindings (a restarted hub must not overcommit)."""
+        for obj in self._refl[BINDINGS].store.values():
+            label = ((obj.get("metadata") or {}).get("labels") or {}).get(BINDING_LABEL)
+            if label and not self.ledger.holds(label):
+                self.ledger.set(label, holds_of(obj))
 
     async def _worker(self, reconciler: Reconciler) -> None:
         await self.ready.wait()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,9 +26,29 @@ from federation.clusters.join import read_member_kubeconfig
 from federation.clusters.pool import ClientPool
 from federation.clusters.watch import Reflector
 from federation.model.cluster import EDGE_TAINT_KEY, ClusterSnapshot, GpuPrice, Taint
+from federation.scheduling.reservations import Ledger, reserve
 from federation.syncer.apply import MemberApplier
+from federation.syncer.labels import MANAGED_BY, MANAGED_BY_LABEL
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class WatchedKind:
+    """A template kind whose copies on members the hub watches."""
+
+    api_version: str
+    kind: str
+    plural: str
+
+    @property
+    def ident(self) -> str:
+        """How ``discover_kinds`` names it: "group/Kind", or "Kind" for the core group."""
+        group = self.api_version.rpartition("/")[0]
+        return f"{group}/{self.kind}" if group else self.kind
+
+
+CopyCallback = Callable[[str, WatchedKind, str, dict[str, Any]], None]
 
 
 @dataclass
@@ -43,6 +63,7 @@ class MemberRecord:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     installed_kinds: frozenset[str] | None = None
     not_ready_since: float | None = None
+    copies: dict[tuple[str, str], Reflector] = field(default_factory=dict)
 
 
 async def discover_kinds(api: k8s.ApiClient) -> frozenset[str]:
@@ -65,10 +86,13 @@ async def discover_kinds(api: k8s.ApiClient) -> frozenset[str]:
 
 class Members:
     def __init__(self, catalog: PriceCatalog, cache_dir: Path,
-                 on_change: Callable[[str], None]) -> None:
+                 on_change: Callable[[str], None], watched: Sequence[WatchedKind] = (),
+                 on_copy: CopyCallback | None = None) -> None:
         self.catalog = catalog
         self.cache_dir = cache_dir
         self._on_change = on_change
+        self.watched = tuple(watched)
+        self._on_copy = on_copy
         self.pool = ClientPool(on_transition=self._transition)
         self._members: dict[str, MemberRecord] = {}
 
@@ -77,6 +101,13 @@ class Members:
 
     def get(self, name: str) -> MemberRecord | None:
         return self._members.get(name)
+
+    def not_ready_for(self, name: str) -> float | None:
+        """Seconds since ``name`` stopped being Ready (None while it is Ready)."""
+        rec = self._members.get(name)
+        if rec is None or rec.not_ready_since is None:
+            return None
+        return time.monotonic() - rec.not_ready_since
 
     def health(self, name: str) -> Health:
         return self.pool.get(name).health
@@ -135,11 +166,44 @@ class Members:
         while rec.installed_kinds is None:
             try:
                 rec.installed_kinds = await discover_kinds(api)
-                self._on_change(rec.name)
             except Exception as exc:
                 log.debug("member %s: discovery failed: %s", rec.name, exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10)
+        self._watch_copies(rec, api)
+        self._on_change(rec.name)
+
+    def _watch_copies(self, rec: MemberRecord, api: k8s.ApiClient) -> None:
+        """One label-selected watch per template kind the member serves: our copies."""
+        custom = k8s.CustomObjectsApi(api)
+        for wk in self.watched:
+            if wk.ident not in (rec.installed_kinds or ()) or "/" not in wk.api_version:
+                continue  # core-group kinds would need CoreV1Api; none are templates yet
+            group, version = wk.api_version.split("/", 1)
+            refl = Reflector(
+                f"{rec.name}/{wk.kind}", custom.list_cluster_custom_object,
+                list_kwargs={"group": group, "version": version, "plural": wk.plural,
+                             "label_selector": f"{MANAGED_BY_LABEL}={MANAGED_BY}"},
+                on_change=self._copy_changed(rec.name, wk))
+            rec.copies[(wk.api_version, wk.kind)] = refl
+            rec.tasks.append(asyncio.create_task(refl.run(), name=f"{rec.name}/{wk.kind}"))
+
+    def _copy_changed(self, cluster: str, wk: WatchedKind
+                      ) -> Callable[[str, dict[str, Any]], None]:
+        def changed(event: str, obj: dict[str, Any]) -> None:
+            if self._on_copy is not None:
+                self._on_copy(cluster, wk, event, obj)
+        return changed
+
+    def copy(self, cluster: str, api_version: str, kind: str, namespace: str,
+             name: str) -> tuple[bool, dict[str, Any] | None]:
+        """(watched, copy): ``watched`` is True when the member's copies of this kind are
+        watched and listed, so a missing copy really is missing (or not ours)."""
+        rec = self._members.get(cluster)
+        refl = rec.copies.get((api_version, kind)) if rec is not None else None
+        if refl is None or not refl.synced.is_set():
+            return False, None
+        return True, refl.store.get(f"{namespace}/{name}" if namespace else name)
 
     async def remove(self, name: str) -> None:
         rec = self._members.pop(name, None)
@@ -157,7 +221,8 @@ class Members:
         await self.pool.close()
 
     def snapshot(self, name: str, not_ready_grace: float, now: float,
-                 holds_replicas: bool = False) -> ClusterSnapshot:
+                 holds_replicas: bool = False, ledger: Ledger | None = None,
+                 binding: str | None = None) -> ClusterSnapshot:
         """The scheduler's view of one member.
 
         A member that never answered is not ready. One that was Ready and stopped
@@ -175,7 +240,8 @@ class Members:
             within_grace = (rec.not_ready_since is not None
                             and now - rec.not_ready_since < not_ready_grace)
             ready = synced and holds_replicas and within_grace
-        inv = compute_inventory(rec.nodes.store.values(), rec.pods.store.values())
+        holders = ledger.holders(name) if ledger is not None else frozenset()
+        inv = compute_inventory(rec.nodes.store.values(), rec.pods.store.values(), holders)
         taints = [Taint(t["key"], t.get("value", ""), t.get("effect", "NoSchedule"))
                   for t in spec.get("taints") or []]
         if spec.get("edge") and not any(t.key == EDGE_TAINT_KEY for t in taints):
@@ -189,7 +255,7 @@ class Members:
             on_demand_overrides=pricing.get("gpuHourly") or {},
             spot_overrides=pricing.get("spotGpuHourly") or {})
         stores = spec.get("objectStores") or []
-        return ClusterSnapshot(
+        snap = ClusterSnapshot(
             name=name,
             provider=spec.get("provider", ""),
             region=spec.get("region", ""),
@@ -206,11 +272,17 @@ class Members:
             spot_available=bool(pricing.get("spotAvailable")),
             store_regions=tuple(sorted({s.get("region", "") for s in stores})),
         )
+        if ledger is None:
+            return snap
+        return reserve(snap, ledger.held(name, excluding=binding))
 
-    def snapshots(self, not_ready_grace: float,
-                  holding: frozenset[str] = frozenset()) -> tuple[ClusterSnapshot, ...]:
+    def snapshots(self, not_ready_grace: float, holding: frozenset[str] = frozenset(),
+                  ledger: Ledger | None = None,
+                  binding: str | None = None) -> tuple[ClusterSnapshot, ...]:
+        """Every member's snapshot for scheduling ``binding``: what other bindings hold
+        (``ledger``) is taken out of the free capacity; ``binding``'s own hold is not."""
         now = time.monotonic()
-        return tuple(self.snapshot(n, not_ready_grace, now, n in holding)
+        return tuple(self.snapshot(n, not_ready_grace, now, n in holding, ledger, binding)
                      for n in self.names())
 
     def status(self, name: str) -> dict[str, Any]:

@@ -8,6 +8,8 @@ ResourceBinding and the template's status on the hub.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -28,9 +30,10 @@ from federation.hub.members import Members
 from federation.interpreters.demand import extract_demand
 from federation.interpreters.interpreter import PHASE_ORDER, Interpreters
 from federation.model.placement import Placement
+from federation.scheduling.reservations import Ledger, holds_for
 from federation.scheduling.runtime import Scheduler
-from federation.syncer.apply import raw_dict
-from federation.syncer.labels import FIELD_MANAGER
+from federation.syncer.apply import is_ours, raw_dict
+from federation.syncer.labels import BINDING_LABEL, FIELD_MANAGER
 from federation.syncer.render import MemberTarget, render
 from policies.match import select_overrides, select_policy
 from policies.models import GROUP, VERSION, OverridePolicy, PropagationPolicy
@@ -39,6 +42,7 @@ log = logging.getLogger(__name__)
 
 FINALIZER = "fedctl.dev/cleanup"
 TRAINING_GANGS = ("SingleCluster", "AllOrNothing")
+UNSCHEDULABLE_RETRY = 10.0  # seconds; capacity freed on members is not an event here
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +70,7 @@ class Reconciler:
                  overrides: Callable[[], list[OverridePolicy]],
                  template: Callable[[TemplateKey], dict[str, Any] | None],
                  binding: Callable[[TemplateKey], dict[str, Any] | None],
+                 ledger: Ledger | None = None,
                  on_failover: Callable[[str], None] | None = None,
                  record: Recorder | None = None) -> None:
         self.hub = hub
@@ -78,6 +83,9 @@ class Reconciler:
         self._binding = binding
         self._on_failover = on_failover
         self._record = record
+        self.ledger = ledger if ledger is not None else Ledger()
+        # (cluster, template) -> (digest of what we applied, generation it produced)
+        self._applied: dict[tuple[str, TemplateKey], tuple[str, int | None]] = {}
 
     # ---- entry ---------------------------------------------------------------------------
     async def reconcile(self, key: TemplateKey) -> Outcome:
@@ -106,10 +114,13 @@ class Reconciler:
         previous = placement_of(binding)
         holding = frozenset(previous.clusters) if previous else frozenset()
         grace = float(policy.spec.failover.cluster_not_ready_seconds)
-        snaps = self.members.snapshots(grace, holding)
+        snaps = self.members.snapshots(grace, holding, self.ledger, key.label)
         decision = self.scheduler.schedule(snaps, demand, policy.spec.placement, previous)
         if decision.schedulable:
             placement = decision.placement
+            # hold the capacity now, before any await: the next decision must not see it
+            self.ledger.set(key.label, holds_for(placement, demand, {
+                c: decision.diagnosis.product_of(c) for c in placement.clusters}))
             sched = condition("Scheduled", True, "Scheduled", decision.message, _now(),
                               _conds(binding))
         else:
@@ -132,8 +143,18 @@ class Reconciler:
         await self._write_template_status(key, tmpl, copies)
         unsettled = any(not r["ok"] for r in applied.values()) or cleanup or not all(
             self.interpreters.health(o).healthy for o in copies.values())
+        waits = [w for w in (requeue, 3.0 if unsettled else None,
+                             UNSCHEDULABLE_RETRY if not decision.schedulable else None,
+                             self._toleration_left(holding, grace)) if w is not None]
         return Outcome(decision.schedulable, placement.clusters, decision.message,
-                       requeue if requeue is not None else (3.0 if unsettled else None))
+                       min(waits) if waits else None)
+
+    def _toleration_left(self, holding: frozenset[str], grace: float) -> float | None:
+        """Seconds until a NotReady cluster holding replicas exceeds its toleration (when
+        the replicas must move), so the move does not wait for a resync."""
+        left = [grace - since + 0.2 for c in holding
+                if (since := self.members.not_ready_for(c)) is not None and since < grace]
+        return max(0.1, min(left)) if left else None
 
     async def _events(self, tmpl: dict[str, Any], binding: dict[str, Any] | None,
                       conds: list[dict[str, Any]]) -> None:
@@ -150,7 +171,7 @@ class Reconciler:
 
     # ---- apply and prune ----------------------------------------------------------------
     async def _apply(self, key: TemplateKey, tmpl: dict[str, Any], placement: Placement,
-                     rules: list[Any]) -> tuple[dict[str, dict[str, Any]],
+                     rules: list[Any], adopt: bool = False) -> tuple[dict[str, dict[str, Any]],
                                                 dict[str, dict[str, Any]]]:
         applied: dict[str, dict[str, Any]] = {}
         copies: dict[str, dict[str, Any]] = {}
@@ -164,17 +185,24 @@ class Reconciler:
                                   spec.get("provider", ""), spec.get("zone", ""))
             obj = render(tmpl, target, binding=key.label, interpreters=self.interpreters,
                          replicas=dict(a.replicas), rules=rules)
-            res = await rec.applier.apply(obj)
+            watched, cached = self.members.copy(a.cluster, key.api_version, key.kind,
+                                                key.namespace, key.name)
+            digest = _digest(obj)
+            seen = self._applied.get((a.cluster, key))
+            if cached is not None and seen is not None and seen == (
+                    digest, _generation(cached)) and is_ours(cached):
+                # what we would send is what we sent, and nobody changed the copy since
+                applied[a.cluster] = {"ok": True, "action": "unchanged", "message": ""}
+                copies[a.cluster] = cached
+                continue
+            res = await rec.applier.apply(obj, adopt=adopt,
+                                          existing=cached if watched else None)
             applied[a.cluster] = {"ok": res.ok, "action": res.action, "message": res.message}
-            if res.ok:
-                try:
-                    got = await rec.applier.get(key.api_version, key.kind, key.name,
-                                                key.namespace or None)
-                except (ApiException, OSError) as exc:
-                    log.debug("%s: reading copy on %s failed: %s", key, a.cluster, exc)
-                    got = None
-                if got is not None:
-                    copies[a.cluster] = got
+            if res.ok and res.object is not None:
+                copies[a.cluster] = res.object
+                self._applied[(a.cluster, key)] = (digest, _generation(res.object))
+            else:
+                self._applied.pop((a.cluster, key), None)
         return applied, copies
 
     async def _prune(self, key: TemplateKey, binding: dict[str, Any] | None,
@@ -216,6 +244,7 @@ class Reconciler:
                 continue
             res = await rec.applier.delete(key.api_version, key.kind, key.name,
                                            key.namespace or None)
+            self._applied.pop((cluster, key), None)
             if not res.ok:
                 left.append(cluster)
         return left, 5.0 if left else None
@@ -233,6 +262,7 @@ class Reconciler:
                 continue
             res = await rec.applier.delete(key.api_version, key.kind, key.name,
                                            key.namespace or None)
+            self._applied.pop((cluster, key), None)
             if not res.ok:
                 left.append(cluster)
         if left:
@@ -240,6 +270,7 @@ class Reconciler:
                            requeue=5.0)
         if binding is not None:
             await self._delete_binding(key)
+        self.ledger.drop(key.label)
         if tmpl is not None and FINALIZER in (tmpl["metadata"].get("finalizers") or []):
             await self._remove_finalizer(key, tmpl)
         return Outcome(False, (), "removed from every cluster" if not keep_template
@@ -290,14 +321,15 @@ class Reconciler:
         body = {
             "apiVersion": f"{GROUP}/{VERSION}", "kind": KIND,
             "metadata": {"name": key.binding_name, "namespace": key.namespace,
-                         "labels": {"fedctl.dev/binding": key.label}},
+                         "labels": {BINDING_LABEL: key.label}},
             "spec": {
                 "resource": {"apiVersion": key.api_version, "kind": key.kind,
                              "namespace": key.namespace, "name": key.name,
                              "uid": tmpl["metadata"].get("uid")},
                 "policy": f"{policy.kind}/{policy.metadata.namespace or ''}/"
                           f"{policy.metadata.name}".replace("//", "/"),
-                "clusters": clusters_spec(placement) if placement else [],
+                "clusters": clusters_spec(placement, self.ledger.holds(key.label))
+                if placement else [],
             },
         }
         await self.hub.server_side_apply(res, body=body, name=key.binding_name,
@@ -341,6 +373,16 @@ class Reconciler:
         except ApiException as exc:
             if exc.status not in (404, 409):
                 raise
+
+
+def _digest(obj: Mapping[str, Any]) -> str:
+    return hashlib.blake2b(json.dumps(obj, sort_keys=True, default=str).encode(),
+                           digest_size=16).hexdigest()
+
+
+def _generation(obj: Mapping[str, Any]) -> int | None:
+    gen = (obj.get("metadata") or {}).get("generation")
+    return int(gen) if gen is not None else None
 
 
 def _conds(binding: Mapping[str, Any] | None) -> list[dict[str, Any]]:

@@ -136,6 +136,18 @@ class Diagnosis:
         return (f"Diagnosis(clusters={self.clusters!r}, summary={self.summary!r}, "
                 f"weights={self.weights!r})")
 
+    def product_of(self, cluster: str) -> str | None:
+        """The GPU product ``cluster`` would use (None: CPU only, filtered, or unknown)."""
+        if self._clusters is None:
+            for row in self.rows:
+                if row[0] == cluster:
+                    return row[4] if len(row) > 4 else None
+            return None
+        for d in self._clusters:
+            if d.cluster == cluster:
+                return d.product
+        return None
+
     def of(self, cluster: str) -> ClusterDiagnosis:
         for d in self.clusters:
             if d.cluster == cluster:

@@ -46,6 +46,7 @@ class ApplyResult:
     action: str  # created | updated | unchanged | conflict | error | deleted | absent
     message: str = ""
     retryable: bool = False
+    object: dict[str, Any] | None = None  # the object as the member returned it (apply)
 
     @property
     def ok(self) -> bool:
@@ -154,10 +155,13 @@ class MemberApplier:
                 raise
         self._namespaces.add(namespace)
 
-    async def apply(self, obj: dict[str, Any], *, adopt: bool = False) -> ApplyResult:
+    async def apply(self, obj: dict[str, Any], *, adopt: bool = False,
+                    existing: dict[str, Any] | None = None) -> ApplyResult:
+        """Apply ``obj``. ``existing``: the member's current copy when the caller already
+        has it (a watch cache), which saves the read before the apply."""
         key = object_key(obj)
         try:
-            return await self._apply(obj, key, adopt)
+            return await self._apply(obj, key, adopt, existing)
         except ResourceNotFoundError:
             return ApplyResult(self.cluster, key, "error",
                                f"kind {obj.get('kind')} ({obj.get('apiVersion')}) is not "
@@ -171,14 +175,16 @@ class MemberApplier:
                                f"cluster {self.cluster} unreachable: {type(exc).__name__}",
                                retryable=True)
 
-    async def _apply(self, obj: dict[str, Any], key: str, adopt: bool) -> ApplyResult:
+    async def _apply(self, obj: dict[str, Any], key: str, adopt: bool,
+                     existing: dict[str, Any] | None) -> ApplyResult:
         meta = obj.get("metadata") or {}
         name, namespace = meta["name"], meta.get("namespace")
         res = await self.resource(obj["apiVersion"], obj["kind"])
         if res.namespaced and namespace:
             await self.ensure_namespace(namespace)
-        existing = await self.get(obj["apiVersion"], obj["kind"], name,
-                                  namespace if res.namespaced else None)
+        if existing is None:
+            existing = await self.get(obj["apiVersion"], obj["kind"], name,
+                                      namespace if res.namespaced else None)
         if existing is not None and not is_ours(existing) and not adopt:
             return ApplyResult(self.cluster, key, "conflict",
                                f"{key} already exists on {self.cluster} and is not managed "
@@ -190,9 +196,10 @@ class MemberApplier:
             field_manager=FIELD_MANAGER, force_conflicts=True, serializer=raw_dict,
             _request_timeout=self.timeout)
         if existing is None:
-            return ApplyResult(self.cluster, key, "created")
+            return ApplyResult(self.cluster, key, "created", object=applied)
         changed = _changed(existing, applied)
-        return ApplyResult(self.cluster, key, "updated" if changed else "unchanged")
+        return ApplyResult(self.cluster, key, "updated" if changed else "unchanged",
+                           object=applied)
 
     async def delete(self, api_version: str, kind: str, name: str,
                      namespace: str | None) -> ApplyResult:

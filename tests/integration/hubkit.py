@@ -63,6 +63,17 @@ def deployment(ns: str, app: str, replicas: int, gpus: int = 0,
                      "template": {"metadata": {"labels": {"app": app}}, "spec": spec}}}
 
 
+def pytorchjob(ns: str, name: str, app: str, gpus: int) -> dict[str, Any]:
+    """A Master + Worker PyTorchJob, ``gpus`` GPUs per replica."""
+    template = {"spec": {"containers": [{"name": "pytorch", "image": "train:1",
+                                         "resources": {"limits": {"nvidia.com/gpu": str(gpus)}}}]}}
+    return {"apiVersion": "kubeflow.org/v1", "kind": "PyTorchJob",
+            "metadata": {"name": name, "namespace": ns, "labels": {"app": app}},
+            "spec": {"pytorchReplicaSpecs": {
+                "Master": {"replicas": 1, "template": template},
+                "Worker": {"replicas": 1, "template": template}}}}
+
+
 async def binding(api: Any, ns: str, name: str) -> dict[str, Any] | None:
     try:
         got: dict[str, Any] = await k8s.CustomObjectsApi(api).get_namespaced_custom_object(

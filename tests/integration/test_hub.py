@@ -25,6 +25,7 @@ from .hubkit import (
     member_replicas,
     namespace,
     policy,
+    pytorchjob,
     running_hub,
 )
 
@@ -55,7 +56,11 @@ async def test_deployment_placed_applied_aggregated_updated_and_pruned(
         await eventually(aggregated, timeout=40, what="hub status readyReplicas=2")
         b = await binding(hub_api, ns, "chat-deployment")
         assert b is not None
-        assert b["spec"]["clusters"] == [{"name": "member2", "replicas": {"main": 2}}]
+        assert b["spec"]["clusters"] == [{
+            "name": "member2", "replicas": {"main": 2},
+            # the capacity the hub holds there until the pods exist (and while they run)
+            "hold": [{"product": "L4-24GB", "gpus": 1, "cpuMillis": 100, "memoryBytes": 0,
+                      "replicas": 2}]}]
         sched = next(c for c in b["status"]["conditions"] if c["type"] == "Scheduled")
         assert sched["status"] == "True"
 
@@ -108,40 +113,67 @@ async def test_unschedulable_workload_explains_why(joined: FleetState,
             assert await member_replicas(member_api[member], ns, "huge") is None
 
 
-async def test_pytorchjob_gang_lands_whole_on_the_h100_cluster(
+async def test_pytorchjob_gang_lands_whole_and_held_capacity_is_not_promised_twice(
         joined: FleetState, member_api: dict[str, Any], tmp_path: Path) -> None:
     hub_api = member_api["hub"]
+    custom = k8s.CustomObjectsApi(hub_api)
+    member1 = k8s.CustomObjectsApi(member_api["member1"])
+
+    async def on_member1(name: str) -> Any:
+        try:
+            return await member1.get_namespaced_custom_object(
+                "kubeflow.org", "v1", ns, "pytorchjobs", name)
+        except ApiException:
+            return None
+
+    async def bound(name: str) -> Any:
+        b = await binding(hub_api, ns, f"{name}-pytorchjob")
+        return [c["name"] for c in ((b or {}).get("spec") or {}).get("clusters") or []]
+
     async with running_hub(joined, tmp_path):
         ns = await namespace(hub_api)
-        custom = k8s.CustomObjectsApi(hub_api)
         await create_policy(hub_api, policy(
             ns, "train", {"gpu": {"products": ["H100"]}},
             kinds=(("kubeflow.org/v1", "PyTorchJob"),)))
-        template = {"spec": {"containers": [{"name": "pytorch", "image": "train:1",
-                                             "resources": {"limits": {"nvidia.com/gpu": "4"}}}]}}
-        await custom.create_namespaced_custom_object("kubeflow.org", "v1", ns, "pytorchjobs", {
-            "apiVersion": "kubeflow.org/v1", "kind": "PyTorchJob",
-            "metadata": {"name": "train", "namespace": ns, "labels": {"app": "train"}},
-            "spec": {"pytorchReplicaSpecs": {
-                "Master": {"replicas": 1, "template": template},
-                "Worker": {"replicas": 1, "template": template}}}})
-
-        async def placed() -> Any:
-            member1 = k8s.CustomObjectsApi(member_api["member1"])
-            try:
-                return await member1.get_namespaced_custom_object(
-                    "kubeflow.org", "v1", ns, "pytorchjobs", "train")
-            except ApiException:
-                return None
-
-        job = await eventually(placed, timeout=30, what="PyTorchJob on member1")
+        # member1 has the only H100s: one node of 8. Each job is a 2x4-GPU gang.
+        await custom.create_namespaced_custom_object("kubeflow.org", "v1", ns, "pytorchjobs",
+                                                     pytorchjob(ns, "train", "train", 4))
+        job = await eventually(lambda: on_member1("train"), timeout=30,
+                               what="PyTorchJob on member1")
         specs = job["spec"]["pytorchReplicaSpecs"]
         assert (specs["Master"]["replicas"], specs["Worker"]["replicas"]) == (1, 1)
-        async def bound() -> Any:
-            b = await binding(hub_api, ns, "train-pytorchjob")
-            return [c["name"] for c in ((b or {}).get("spec") or {}).get("clusters") or []]
+        assert await eventually(lambda: bound("train"), timeout=30,
+                                what="binding") == ["member1"]
 
-        assert await eventually(bound, timeout=30, what="binding") == ["member1"]
+        # A second gang right away: its pods may not exist yet, but the hub holds the
+        # 8 GPUs for the first one, so the second must wait instead of overcommitting.
+        await custom.create_namespaced_custom_object("kubeflow.org", "v1", ns, "pytorchjobs",
+                                                     pytorchjob(ns, "train2", "train", 4))
+
+        async def refused() -> Any:
+            b = await binding(hub_api, ns, "train2-pytorchjob")
+            conds = {c["type"]: c for c in ((b or {}).get("status") or {}).get(
+                "conditions") or []}
+            c = conds.get("Scheduled")
+            return c if c and c["status"] == "False" else None
+
+        cond = await eventually(refused, timeout=30, what="second gang unschedulable")
+        assert cond["reason"] == "Unschedulable"
+        assert await on_member1("train2") is None
+
+        # The first job goes: the second takes its place.
+        await custom.delete_namespaced_custom_object("kubeflow.org", "v1", ns, "pytorchjobs",
+                                                     "train")
+        assert await eventually(lambda: bound("train2"), timeout=40,
+                                what="second gang placed") == ["member1"]
+        await eventually(lambda: on_member1("train2"), timeout=30, what="train2 on member1")
+        await custom.delete_namespaced_custom_object("kubeflow.org", "v1", ns, "pytorchjobs",
+                                                     "train2")
+
+        async def gone() -> bool:
+            return await on_member1("train2") is None and await on_member1("train") is None
+
+        await eventually(gone, timeout=30, what="both jobs removed from member1")
 
 
 async def test_failover_moves_workloads_and_fences_the_old_copy(
