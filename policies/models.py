@@ -380,7 +380,16 @@ class Failover:
                                            doc="How long old replicas run after a move.")
     purge_mode: str = spec_field(default="Graciously",
                                  enum=("Graciously", "Immediately", "Never"),
-                                 doc="When old replicas are deleted after a move.")
+                                 doc="When old replicas are deleted after a move (serving "
+                                 "kinds): Graciously once the new copies are healthy or "
+                                 "gracePeriodSeconds passed, Immediately, or Never (left "
+                                 "for an operator). Training gangs always go Immediately: "
+                                 "never two copies running.")
+    checkpoint_env: str = spec_field(
+        default="CHECKPOINT_DIR",
+        doc="Container env var holding a training job's checkpoint location, used when the "
+        "template has no fedctl.dev/checkpoint annotation. After a failover the new copy "
+        "gets it as FEDCTL_RESUME_FROM (env) and fedctl.dev/resume-from (annotation).")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -485,6 +494,13 @@ class PropagationSpec:
                                doc="Among policies selecting the same workload, the highest "
                                "wins; the hub also schedules higher priorities first.")
     failover: Failover = spec_field(default_factory=Failover, doc="Failover settings.")
+    conflict_resolution: str = spec_field(
+        default="Abort", enum=("Abort", "Overwrite"),
+        doc="An object that already exists on a member and is not fedctl's: Abort leaves it "
+        "alone (Applied=False explains), Overwrite adopts it.")
+    propagate_deps: bool = spec_field(
+        default=True, doc="Also propagate the ConfigMaps, Secrets and ServiceAccounts the "
+        "workload's pods reference, to the same clusters.")
 
 
 # --- overrides -------------------------------------------------------------------------

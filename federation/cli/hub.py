@@ -20,6 +20,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run.add_argument("--cache-dir", type=Path, default=None,
                      help="discovery caches (default: <state-dir>/hub-cache)")
     run.add_argument("--workers", type=int, default=4, help="parallel reconciles")
+    run.add_argument("--eviction-rate", type=float, default=100.0,
+                     help="workloads moved off failed clusters per second (0: unlimited; "
+                     "default 100)")
+    run.add_argument("--resync-seconds", type=float, default=30.0,
+                     help="full resync period (member copies are watched; default 30)")
     run.add_argument("--interpreter", type=Path, action="append", default=[],
                      help="WorkloadInterpreter YAML for kinds without built-in support")
     run.add_argument("--http-host", default="127.0.0.1", help="address for /healthz, "
@@ -47,8 +52,8 @@ def _run(args: argparse.Namespace) -> int:
     specs = tuple(s for f in args.interpreter for s in load_interpreters(f))
     config = HubConfig(kubeconfig=kubeconfig, context=context,
                        cache_dir=args.cache_dir or state_dir / "hub-cache",
-                       workers=args.workers,
-                       interpreters=specs)
+                       workers=args.workers, eviction_rate=args.eviction_rate,
+                       resync_seconds=args.resync_seconds, interpreters=specs)
 
     async def main() -> None:
         stop = asyncio.Event()

@@ -34,6 +34,7 @@ from federation.hub.bindings import TemplateKey, binding_crd, holds_of
 from federation.hub.http import HubMetrics
 from federation.hub.members import Members, WatchedKind
 from federation.hub.queue import WorkQueue
+from federation.hub.ratelimit import TokenBucket
 from federation.hub.reconcile import Outcome, Reconciler
 from federation.interpreters.interpreter import Interpreters
 from federation.interpreters.spec import KindSpec
@@ -61,6 +62,7 @@ class HubConfig:
     workers: int = 4
     # member copies are watched, so a full resync is only a safety net
     resync_seconds: float = 30.0
+    eviction_rate: float = 100.0  # failover moves per second; 0 = unlimited
     interpreters: tuple[KindSpec, ...] = ()
 
 
@@ -187,6 +189,7 @@ class Hub:
                 scheduler=Scheduler(load_egress_matrix()), policies=self.policies,
                 overrides=self.overrides, template=self.template, binding=self.binding,
                 ledger=self.ledger,
+                evictions=TokenBucket(cfg.eviction_rate, burst=max(1, int(cfg.eviction_rate))),
                 on_failover=lambda c: self.metrics.failovers.labels(cluster=c).inc(),
                 record=partial(events.emit, hub))
             self.members = members

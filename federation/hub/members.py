@@ -203,7 +203,10 @@ class Members:
         refl = rec.copies.get((api_version, kind)) if rec is not None else None
         if refl is None or not refl.synced.is_set():
             return False, None
-        return True, refl.store.get(f"{namespace}/{name}" if namespace else name)
+        obj = refl.store.get(f"{namespace}/{name}" if namespace else name)
+        if obj is not None and "kind" not in obj:  # list items of built-in kinds lack it
+            obj = {**obj, "apiVersion": api_version, "kind": kind}
+        return True, obj
 
     async def remove(self, name: str) -> None:
         rec = self._members.pop(name, None)

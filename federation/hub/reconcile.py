@@ -27,16 +27,18 @@ from federation.hub.bindings import (
     placement_of,
 )
 from federation.hub.members import Members
+from federation.hub.ratelimit import TokenBucket
 from federation.interpreters.demand import extract_demand
 from federation.interpreters.interpreter import PHASE_ORDER, Interpreters
 from federation.model.placement import Placement
 from federation.scheduling.reservations import Ledger, holds_for
 from federation.scheduling.runtime import Scheduler
 from federation.syncer.apply import is_ours, raw_dict
+from federation.syncer.checkpoint import checkpoint_location
 from federation.syncer.labels import BINDING_LABEL, FIELD_MANAGER
 from federation.syncer.render import MemberTarget, render
 from policies.match import select_overrides, select_policy
-from policies.models import GROUP, VERSION, OverridePolicy, PropagationPolicy
+from policies.models import GROUP, VERSION, Failover, OverridePolicy, PropagationPolicy
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +73,7 @@ class Reconciler:
                  template: Callable[[TemplateKey], dict[str, Any] | None],
                  binding: Callable[[TemplateKey], dict[str, Any] | None],
                  ledger: Ledger | None = None,
+                 evictions: TokenBucket | None = None,
                  on_failover: Callable[[str], None] | None = None,
                  record: Recorder | None = None) -> None:
         self.hub = hub
@@ -84,6 +87,7 @@ class Reconciler:
         self._on_failover = on_failover
         self._record = record
         self.ledger = ledger if ledger is not None else Ledger()
+        self._evictions = evictions if evictions is not None else TokenBucket(0)
         # (cluster, template) -> (digest of what we applied, generation it produced)
         self._applied: dict[tuple[str, TemplateKey], tuple[str, int | None]] = {}
 
@@ -133,13 +137,29 @@ class Reconciler:
         rules = [r for p in select_overrides(self._overrides(), key.api_version, key.kind,
                                              key.name, key.namespace, labels)
                  for r in p.spec.override_rules]
-        applied, copies = await self._apply(key, tmpl, placement, rules)
         gang = decision.gang in TRAINING_GANGS
-        cleanup, requeue = await self._prune(key, binding, placement, copies, gang, tmpl)
+        status = (binding or {}).get("status") or {}
+        pending = set(status.get("pendingCleanup") or [])
+        moved_off = [c for c in (previous.clusters if previous else ())
+                     if c not in placement.clusters and c not in pending
+                     and not self.members.health(c).ready]
+        resume = _resume_of(status)
+        if moved_off:
+            await self._evictions.take()  # failover moves are rate limited
+            if gang and resume is None:
+                loc = checkpoint_location(tmpl, self.interpreters,
+                                          policy.spec.failover.checkpoint_env)
+                if loc is not None:
+                    resume = (loc, moved_off[0])
+        applied, copies = await self._apply(
+            key, tmpl, placement, rules,
+            adopt=policy.spec.conflict_resolution == "Overwrite", resume=resume)
+        cleanup, requeue = await self._prune(key, binding, placement, copies, gang, tmpl,
+                                             policy.spec.failover)
         conds = [sched, _applied_condition(applied, binding)]
         await self._events(tmpl, binding, conds)
         await self._write_binding(key, tmpl, policy, binding, placement, conds, applied,
-                                  cleanup, copies, decision.hourly_cost)
+                                  cleanup, copies, decision.hourly_cost, resume)
         await self._write_template_status(key, tmpl, copies)
         unsettled = any(not r["ok"] for r in applied.values()) or cleanup or not all(
             self.interpreters.health(o).healthy for o in copies.values())
@@ -171,7 +191,8 @@ class Reconciler:
 
     # ---- apply and prune ----------------------------------------------------------------
     async def _apply(self, key: TemplateKey, tmpl: dict[str, Any], placement: Placement,
-                     rules: list[Any], adopt: bool = False) -> tuple[dict[str, dict[str, Any]],
+                     rules: list[Any], adopt: bool = False,
+                     resume: tuple[str, str] | None = None) -> tuple[dict[str, dict[str, Any]],
                                                 dict[str, dict[str, Any]]]:
         applied: dict[str, dict[str, Any]] = {}
         copies: dict[str, dict[str, Any]] = {}
@@ -184,7 +205,7 @@ class Reconciler:
             target = MemberTarget(a.cluster, rec.labels, spec.get("region", ""),
                                   spec.get("provider", ""), spec.get("zone", ""))
             obj = render(tmpl, target, binding=key.label, interpreters=self.interpreters,
-                         replicas=dict(a.replicas), rules=rules)
+                         replicas=dict(a.replicas), rules=rules, resume=resume)
             watched, cached = self.members.copy(a.cluster, key.api_version, key.kind,
                                                 key.namespace, key.name)
             digest = _digest(obj)
@@ -207,12 +228,15 @@ class Reconciler:
 
     async def _prune(self, key: TemplateKey, binding: dict[str, Any] | None,
                      placement: Placement, copies: Mapping[str, dict[str, Any]],
-                     gang: bool, tmpl_for_events: dict[str, Any] | None = None
-                     ) -> tuple[list[str], float | None]:
+                     gang: bool, tmpl_for_events: dict[str, Any] | None = None,
+                     failover: Failover | None = None) -> tuple[list[str], float | None]:
         """Remove copies from clusters no longer chosen; remember the unreachable ones.
 
         Training gangs: the old copy goes at once (never two copies running). Others
-        (inference): the old copy stays until every new copy is healthy.
+        (inference) follow the policy's ``failover.purgeMode``: Graciously (default) keeps
+        the old copy until every new copy is healthy or ``gracePeriodSeconds`` passed,
+        Immediately deletes it now, Never leaves it. A cluster that does not answer is
+        remembered (``pendingCleanup``) and fenced when it answers again.
         """
         before = placement_of(binding)
         old = set(before.clusters) if before else set()
@@ -223,8 +247,15 @@ class Reconciler:
             return [], None
         new_healthy = all(self.interpreters.health(o).healthy for o in copies.values()) and (
             set(copies) == set(placement.clusters))
-        if not gang and not new_healthy:
-            return stale, 2.0  # keep serving from the old clusters for now
+        fo = failover or Failover()
+        if not gang and fo.purge_mode == "Never":
+            return [], None  # the old copies are left for an operator to remove
+        if not gang and fo.purge_mode == "Graciously" and not new_healthy:
+            since = _parse_time(((binding or {}).get("status") or {}).get("cleanupSince"))
+            waited = (dt.datetime.now(dt.UTC) - since).total_seconds() if since else 0.0
+            if waited < fo.grace_period_seconds:
+                # keep serving from the old clusters until the new copies are healthy
+                return stale, min(2.0, fo.grace_period_seconds - waited + 0.1)
         left = []
         for cluster in stale:
             rec = self.members.get(cluster)
@@ -316,7 +347,8 @@ class Reconciler:
                              placement: Placement | None, conds: list[dict[str, Any]],
                              applied: Mapping[str, dict[str, Any]], cleanup: list[str],
                              copies: Mapping[str, dict[str, Any]] | None = None,
-                             hourly_cost: float | None = None) -> None:
+                             hourly_cost: float | None = None,
+                             resume: tuple[str, str] | None = None) -> None:
         res = await self._resource(f"{GROUP}/{VERSION}", KIND)
         body = {
             "apiVersion": f"{GROUP}/{VERSION}", "kind": KIND,
@@ -348,9 +380,17 @@ class Reconciler:
                          for c, r in sorted(applied.items())],
             "pendingCleanup": cleanup,
         }
+        old_status = (binding or {}).get("status") or {}
+        if cleanup:
+            status["cleanupSince"] = old_status.get("cleanupSince") or _now()
+        else:
+            status["cleanupSince"] = None
+        if resume is not None:
+            status["resume"] = {"location": resume[0], "fromCluster": resume[1]}
         if hourly_cost is not None:
             status["hourlyCost"] = round(hourly_cost, 4)
-        if ((binding or {}).get("status") or {}) == status:
+        if {k: v for k, v in old_status.items() if v is not None} == {
+                k: v for k, v in status.items() if v is not None}:
             return
         path = res.path(name=key.binding_name, namespace=key.namespace)
         await self.hub.request("patch", f"{path}/status", body={"status": status},
@@ -373,6 +413,22 @@ class Reconciler:
         except ApiException as exc:
             if exc.status not in (404, 409):
                 raise
+
+
+def _resume_of(status: Mapping[str, Any]) -> tuple[str, str] | None:
+    raw = status.get("resume")
+    if isinstance(raw, Mapping) and raw.get("location"):
+        return str(raw["location"]), str(raw.get("fromCluster") or "")
+    return None
+
+
+def _parse_time(raw: Any) -> dt.datetime | None:
+    if not isinstance(raw, str):
+        return None
+    try:
+        return dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        return None
 
 
 def _digest(obj: Mapping[str, Any]) -> str:

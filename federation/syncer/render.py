@@ -19,6 +19,8 @@ from typing import Any
 
 from federation.interpreters import paths
 from federation.interpreters.interpreter import Interpreters
+from federation.syncer.checkpoint import add_resume
+from federation.syncer.dependencies import label_pod_templates
 from federation.syncer.labels import (
     BINDING_LABEL,
     CLUSTER_ANNOTATION,
@@ -53,7 +55,12 @@ def rule_applies(rule: OverrideRule, member: MemberTarget) -> bool:
 
 def render(template: Mapping[str, Any], member: MemberTarget, *, binding: str,
            interpreters: Interpreters, replicas: Mapping[str, int] | None = None,
-           rules: Iterable[OverrideRule] = ()) -> dict[str, Any]:
+           rules: Iterable[OverrideRule] = (),
+           resume: tuple[str, str] | None = None) -> dict[str, Any]:
+    """The copy of ``template`` for ``member``: clean metadata, our labels (on the object
+    and on its pod templates, so the hub can tell its pods), its replica share, the
+    override rules that apply there, and after a training failover the checkpoint to
+    resume from (``resume`` = (location, cluster it left))."""
     obj = paths.deep_copy(dict(template))
     obj.pop("status", None)
     meta = obj.setdefault("metadata", {})
@@ -70,11 +77,14 @@ def render(template: Mapping[str, Any], member: MemberTarget, *, binding: str,
     supported = interpreters.supports(obj)
     if supported:
         interpreters.prune_generated(obj)
+        label_pod_templates(obj, interpreters, {BINDING_LABEL: binding})
     if replicas is not None and supported:
         obj = interpreters.with_replicas(obj, replicas)
     for rule in rules:
         if rule_applies(rule, member):
             _override(obj, rule.overriders, interpreters if supported else None)
+    if resume is not None:
+        add_resume(obj, interpreters, *resume)
     return obj
 
 

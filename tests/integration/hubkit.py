@@ -21,7 +21,7 @@ G, V = "fedctl.dev", "v1alpha1"
 @contextlib.asynccontextmanager
 async def running_hub(state: FleetState, tmp_path: Path) -> AsyncIterator[Hub]:
     hub = Hub(HubConfig(kubeconfig=Path(state.kubeconfig), context="hub",
-                        cache_dir=tmp_path / "cache", resync_seconds=2.0))
+                        cache_dir=tmp_path / "cache"))
     task = asyncio.create_task(hub.run())
     try:
         await asyncio.wait_for(hub.ready.wait(), 30)

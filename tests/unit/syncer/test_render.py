@@ -133,6 +133,8 @@ def test_job_selector_and_uid_labels_generated_by_the_hub_are_dropped() -> None:
                         "spec": {"containers": [{"name": "c", "image": "i"}]}}}}
     out = render(job, EAST, binding="b", interpreters=INTERP, replicas={"main": 2})
     assert "selector" not in out["spec"]
-    assert out["spec"]["template"]["metadata"]["labels"] == {"app": "x"}
+    # generated labels dropped; the binding label added so the hub can tell the pods
+    assert out["spec"]["template"]["metadata"]["labels"] == {"app": "x",
+                                                             "fedctl.dev/binding": "b"}
     assert (out["spec"]["parallelism"], out["spec"]["completions"]) == (2, 2)
     assert "selector" in job["spec"]  # the template is untouched
