@@ -31,6 +31,7 @@ from federation.errors import FedctlError
 from federation.hub import events
 from federation.hub.bindings import PLURAL as BINDINGS
 from federation.hub.bindings import TemplateKey, binding_crd, holds_of
+from federation.hub.deps import DependencySync
 from federation.hub.http import HubMetrics
 from federation.hub.members import Members, WatchedKind
 from federation.hub.queue import WorkQueue
@@ -40,6 +41,7 @@ from federation.interpreters.interpreter import Interpreters
 from federation.interpreters.spec import KindSpec
 from federation.scheduling.reservations import Ledger
 from federation.scheduling.runtime import Scheduler
+from federation.syncer.dependencies import Dependency
 from federation.syncer.labels import BINDING_LABEL
 from policies.models import GROUP, VERSION, OverridePolicy, PropagationPolicy
 from policies.parse import parse_document
@@ -81,6 +83,7 @@ class Hub:
         self._policy_reports: asyncio.Queue[tuple[dict[str, Any], bool, str]] = asyncio.Queue()
         self.members: Members | None = None
         self.ledger = Ledger()
+        self._deps: DependencySync | None = None
 
     # ---- caches ------------------------------------------------------------------------
     def _parsed(self, refl: Reflector | None) -> list[Any]:
@@ -183,12 +186,14 @@ class Hub:
             dyn = await DynamicClient(hub, cache_file=str(cfg.cache_dir / "discovery-hub.json"))
             await dyn.resources.invalidate_cache()
             self._refl = self._hub_reflectors(hub)
+            self._refl.update(self._dependency_reflectors(hub))
+            self._deps = DependencySync(members, self.interpreters, self.hub_object)
             members.watched = tuple(await self._template_reflectors(hub))
             reconciler = Reconciler(
                 hub=dyn, members=members, interpreters=self.interpreters,
                 scheduler=Scheduler(load_egress_matrix()), policies=self.policies,
                 overrides=self.overrides, template=self.template, binding=self.binding,
-                ledger=self.ledger,
+                ledger=self.ledger, deps=self._deps,
                 evictions=TokenBucket(cfg.eviction_rate, burst=max(1, int(cfg.eviction_rate))),
                 on_failover=lambda c: self.metrics.failovers.labels(cluster=c).inc(),
                 record=partial(events.emit, hub))
@@ -222,6 +227,35 @@ class Hub:
             list_kwargs={"group": GROUP, "version": VERSION, "plural": "memberclusters"},
             on_change=lambda _k, _o: self._members_dirty.set())
         return out
+
+    def _dependency_reflectors(self, hub: k8s.ApiClient) -> dict[str, Reflector]:
+        """ConfigMaps, Secrets and ServiceAccounts on the hub: what workloads reference."""
+        core = k8s.CoreV1Api(hub)
+        calls = {"ConfigMap": core.list_config_map_for_all_namespaces,
+                 "Secret": core.list_secret_for_all_namespaces,
+                 "ServiceAccount": core.list_service_account_for_all_namespaces}
+        return {f"dep/{kind}": Reflector(f"hub/{kind}", call,
+                                         on_change=self._dependency_changed(kind))
+                for kind, call in calls.items()}
+
+    def _dependency_changed(self, kind: str) -> Callable[[str, dict[str, Any]], None]:
+        def changed(_event: str, obj: dict[str, Any]) -> None:
+            meta = obj.get("metadata") or {}
+            deps = self._deps
+            if deps is None:
+                return
+            for key in deps.index.get((kind, meta.get("namespace", ""), meta.get("name", "")),
+                                      ()):
+                self.queue.add(key)
+        return changed
+
+    def hub_object(self, dep: Dependency) -> dict[str, Any] | None:
+        """A referenced object from the hub's caches (with apiVersion and kind)."""
+        refl = self._refl.get(f"dep/{dep.kind}")
+        obj = refl.store.get(f"{dep.namespace}/{dep.name}") if refl else None
+        if obj is None:
+            return None
+        return {**obj, "apiVersion": "v1", "kind": dep.kind}
 
     async def _template_reflectors(self, hub: k8s.ApiClient) -> list[WatchedKind]:
         """Reflectors for every template kind the hub serves; returns those kinds."""

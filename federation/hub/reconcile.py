@@ -26,6 +26,7 @@ from federation.hub.bindings import (
     condition,
     placement_of,
 )
+from federation.hub.deps import DependencySync, DepsResult, deps_from_json, deps_to_json
 from federation.hub.members import Members
 from federation.hub.ratelimit import TokenBucket
 from federation.interpreters.demand import extract_demand
@@ -35,6 +36,7 @@ from federation.scheduling.reservations import Ledger, holds_for
 from federation.scheduling.runtime import Scheduler
 from federation.syncer.apply import is_ours, raw_dict
 from federation.syncer.checkpoint import checkpoint_location
+from federation.syncer.dependencies import Dependency
 from federation.syncer.labels import BINDING_LABEL, FIELD_MANAGER
 from federation.syncer.render import MemberTarget, render
 from policies.match import select_overrides, select_policy
@@ -74,6 +76,7 @@ class Reconciler:
                  binding: Callable[[TemplateKey], dict[str, Any] | None],
                  ledger: Ledger | None = None,
                  evictions: TokenBucket | None = None,
+                 deps: DependencySync | None = None,
                  on_failover: Callable[[str], None] | None = None,
                  record: Recorder | None = None) -> None:
         self.hub = hub
@@ -88,6 +91,7 @@ class Reconciler:
         self._record = record
         self.ledger = ledger if ledger is not None else Ledger()
         self._evictions = evictions if evictions is not None else TokenBucket(0)
+        self.deps = deps
         # (cluster, template) -> (digest of what we applied, generation it produced)
         self._applied: dict[tuple[str, TemplateKey], tuple[str, int | None]] = {}
 
@@ -157,9 +161,17 @@ class Reconciler:
         cleanup, requeue = await self._prune(key, binding, placement, copies, gang, tmpl,
                                              policy.spec.failover)
         conds = [sched, _applied_condition(applied, binding)]
+        deps = await self._sync_deps(key, tmpl, binding, placement, pending,
+                                     policy.spec.propagate_deps)
+        if deps is not None:
+            conds.append(condition(
+                "DependenciesApplied", deps.ok, "Applied" if deps.ok else "DependencyFailed",
+                deps.message or f"{len(deps.deps)} referenced object(s) propagated", _now(),
+                _conds(binding)))
         await self._events(tmpl, binding, conds)
         await self._write_binding(key, tmpl, policy, binding, placement, conds, applied,
-                                  cleanup, copies, decision.hourly_cost, resume)
+                                  cleanup, copies, decision.hourly_cost, resume,
+                                  deps.deps if deps is not None else ())
         await self._write_template_status(key, tmpl, copies)
         unsettled = any(not r["ok"] for r in applied.values()) or cleanup or not all(
             self.interpreters.health(o).healthy for o in copies.values())
@@ -175,6 +187,25 @@ class Reconciler:
         left = [grace - since + 0.2 for c in holding
                 if (since := self.members.not_ready_for(c)) is not None and since < grace]
         return max(0.1, min(left)) if left else None
+
+    async def _sync_deps(self, key: TemplateKey, tmpl: dict[str, Any],
+                         binding: dict[str, Any] | None, placement: Placement,
+                         pending: set[str], enabled: bool) -> DepsResult | None:
+        """Referenced ConfigMaps/Secrets/ServiceAccounts follow the workload (None: the
+        workload has none, now or before)."""
+        if self.deps is None:
+            return None
+        had = deps_from_json(((binding or {}).get("spec") or {}).get("dependencies"),
+                             key.namespace)
+        before = placement_of(binding)
+        had_clusters = sorted(set(before.clusters if before else ()) | pending)
+        try:
+            wanted = self.deps.wanted(tmpl) if enabled else []
+        except FedctlError as exc:
+            return DepsResult(tuple(had), False, str(exc))
+        if not wanted and not had:
+            return None
+        return await self.deps.sync(key, wanted, placement.clusters, had, had_clusters)
 
     async def _events(self, tmpl: dict[str, Any], binding: dict[str, Any] | None,
                       conds: list[dict[str, Any]]) -> None:
@@ -296,6 +327,11 @@ class Reconciler:
             self._applied.pop((cluster, key), None)
             if not res.ok:
                 left.append(cluster)
+        had_deps = deps_from_json(((binding or {}).get("spec") or {}).get("dependencies"),
+                                  key.namespace)
+        if had_deps and self.deps is not None and not await self.deps.release_all(
+                key, had_deps, sorted(clusters)):
+            left.append("(referenced objects)")
         if left:
             return Outcome(False, tuple(left), f"waiting to delete from {', '.join(left)}",
                            requeue=5.0)
@@ -348,7 +384,8 @@ class Reconciler:
                              applied: Mapping[str, dict[str, Any]], cleanup: list[str],
                              copies: Mapping[str, dict[str, Any]] | None = None,
                              hourly_cost: float | None = None,
-                             resume: tuple[str, str] | None = None) -> None:
+                             resume: tuple[str, str] | None = None,
+                             deps: tuple[Dependency, ...] = ()) -> None:
         res = await self._resource(f"{GROUP}/{VERSION}", KIND)
         body = {
             "apiVersion": f"{GROUP}/{VERSION}", "kind": KIND,
@@ -362,6 +399,7 @@ class Reconciler:
                           f"{policy.metadata.name}".replace("//", "/"),
                 "clusters": clusters_spec(placement, self.ledger.holds(key.label))
                 if placement else [],
+                "dependencies": deps_to_json(deps),
             },
         }
         await self.hub.server_side_apply(res, body=body, name=key.binding_name,
