@@ -616,6 +616,9 @@ class ClusterTaint:
     value: str = spec_field(default="", doc="Taint value.")
     effect: str = spec_field(default="NoSchedule", enum=("NoSchedule", "PreferNoSchedule",
                                                          "NoExecute"), doc="Taint effect.")
+    time_added: str | None = spec_field(
+        default=None, doc="When the taint was added (set by the hub on its health taints "
+        "cluster.fedctl.dev/not-ready and cluster.fedctl.dev/unreachable).")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -25,6 +25,7 @@ from federation.catalog.kinds import WORKLOAD_KINDS
 from federation.catalog.prices import load_price_catalog
 from federation.clusters.client import DEFAULT_TIMEOUT, api_client
 from federation.clusters.crds import ensure_crds
+from federation.clusters.health import Health
 from federation.clusters.join import install_crds
 from federation.clusters.watch import Reflector
 from federation.errors import FedctlError
@@ -33,7 +34,7 @@ from federation.hub.bindings import PLURAL as BINDINGS
 from federation.hub.bindings import TemplateKey, binding_crd, holds_of
 from federation.hub.deps import DependencySync
 from federation.hub.http import HubMetrics
-from federation.hub.members import Members, WatchedKind
+from federation.hub.members import Members, WatchedKind, health_taints
 from federation.hub.queue import WorkQueue
 from federation.hub.ratelimit import TokenBucket
 from federation.hub.reconcile import Outcome, Reconciler
@@ -334,6 +335,7 @@ class Hub:
                 h = members.health(name)
                 if h.consecutive_failures == 0 and h.consecutive_successes == 0:
                     continue  # not probed yet: nothing to tell
+                await self._write_health_taints(custom, name, h)
                 status = members.status(name)
                 if published.get(name) == status:
                     continue
@@ -346,6 +348,25 @@ class Hub:
                     published[name] = status
                 except ApiException as exc:
                     log.debug("status of member %s not written: %s", name, exc.status)
+
+    async def _write_health_taints(self, custom: Any, name: str, health: Health) -> None:
+        """Keep the controller's not-ready/unreachable taint on the MemberCluster in line
+        with its health (user taints untouched), as Karmada's cluster controller does."""
+        obj = self._refl["memberclusters"].store.get(name)
+        if obj is None:
+            return
+        current = list((obj.get("spec") or {}).get("taints") or [])
+        desired = health_taints(current, health, _now())
+        if desired == current:
+            return
+        body = {"metadata": {"resourceVersion": obj["metadata"].get("resourceVersion")},
+                "spec": {"taints": desired}}
+        try:
+            await custom.patch_cluster_custom_object(
+                GROUP, VERSION, "memberclusters", name, body,
+                _content_type="application/merge-patch+json")
+        except ApiException as exc:  # 409: changed meanwhile; the next round retries
+            log.debug("taints of member %s not written: %s", name, exc.status)
 
     async def _resync(self) -> None:
         while True:

@@ -9,6 +9,8 @@ member's kubeconfig Secret) in the ``ClientPool`` with its health probe, two ref
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -20,7 +22,7 @@ from kubernetes_asyncio import client as k8s
 
 from federation.catalog.prices import PriceCatalog, cluster_prices, vcpu_price
 from federation.clusters.client import DEFAULT_TIMEOUT
-from federation.clusters.health import Health
+from federation.clusters.health import NOT_READY_TAINT, UNREACHABLE_TAINT, Health
 from federation.clusters.inventory import compute_inventory
 from federation.clusters.join import read_member_kubeconfig
 from federation.clusters.pool import ClientPool
@@ -31,6 +33,8 @@ from federation.syncer.apply import MemberApplier
 from federation.syncer.labels import MANAGED_BY, MANAGED_BY_LABEL
 
 log = logging.getLogger(__name__)
+
+HEALTH_TAINTS = frozenset({NOT_READY_TAINT, UNREACHABLE_TAINT})
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +68,7 @@ class MemberRecord:
     installed_kinds: frozenset[str] | None = None
     not_ready_since: float | None = None
     copies: dict[tuple[str, str], Reflector] = field(default_factory=dict)
+    fingerprint: str = ""  # what the connection depends on (spec without taints)
 
 
 async def discover_kinds(api: k8s.ApiClient) -> frozenset[str]:
@@ -82,6 +87,27 @@ async def discover_kinds(api: k8s.ApiClient) -> frozenset[str]:
             if "/" not in r["name"]:
                 kinds.add(f"{g.name}/{r['kind']}")
     return frozenset(kinds)
+
+
+def connection_fingerprint(obj: dict[str, Any]) -> str:
+    """What a member's client depends on: its spec without taints, pricing and labels."""
+    spec = {k: v for k, v in (obj.get("spec") or {}).items()
+            if k not in ("taints", "pricing")}
+    return hashlib.blake2b(json.dumps(spec, sort_keys=True, default=str).encode(),
+                           digest_size=16).hexdigest()
+
+
+def health_taints(spec_taints: list[dict[str, Any]], health: Health,
+                  now: str) -> list[dict[str, Any]]:
+    """``spec.taints`` with the controller's health taint in line with ``health``: user
+    taints untouched, ours added (NoExecute, with timeAdded) or removed."""
+    user = [t for t in spec_taints if t.get("key") not in HEALTH_TAINTS]
+    want = None if health.ready else health.taint
+    mine = [t for t in spec_taints if t.get("key") in HEALTH_TAINTS]
+    if want is None:
+        return user
+    kept = next((t for t in mine if t.get("key") == want), None)
+    return [*user, kept or {"key": want, "effect": "NoExecute", "timeAdded": now}]
 
 
 class Members:
@@ -128,9 +154,13 @@ class Members:
             gen = int(obj["metadata"].get("generation") or 0)
             rec = self._members.get(name)
             labels = obj["metadata"].get("labels") or {}
-            if rec is not None and rec.generation == gen:
+            if rec is not None and (rec.generation == gen
+                                    or rec.fingerprint == connection_fingerprint(obj)):
+                # labels, taints (ours included), pricing: no need to reconnect
                 rec.labels = {k: v for k, v in labels.items()
                               if k != "app.kubernetes.io/managed-by"}
+                rec.spec = obj["spec"]
+                rec.generation = gen
                 continue
             if rec is not None:
                 await self.remove(name)
@@ -154,7 +184,8 @@ class Members:
         rec = MemberRecord(name=name, spec=obj["spec"], labels=labels,
                            generation=int(obj["metadata"].get("generation") or 0),
                            nodes=nodes, pods=pods,
-                           applier=MemberApplier(name, member.api, self.cache_dir))
+                           applier=MemberApplier(name, member.api, self.cache_dir),
+                           fingerprint=connection_fingerprint(obj))
         self._members[name] = rec
         rec.tasks = [asyncio.create_task(nodes.run(), name=f"{name}/nodes"),
                      asyncio.create_task(pods.run(), name=f"{name}/pods"),
@@ -245,8 +276,10 @@ class Members:
             ready = synced and holds_replicas and within_grace
         holders = ledger.holders(name) if ledger is not None else frozenset()
         inv = compute_inventory(rec.nodes.store.values(), rec.pods.store.values(), holders)
+        # health taints on the object are ours, written from the same health state; the
+        # live state (with the failover toleration) decides here
         taints = [Taint(t["key"], t.get("value", ""), t.get("effect", "NoSchedule"))
-                  for t in spec.get("taints") or []]
+                  for t in spec.get("taints") or [] if t.get("key") not in HEALTH_TAINTS]
         if spec.get("edge") and not any(t.key == EDGE_TAINT_KEY for t in taints):
             taints.append(Taint(EDGE_TAINT_KEY, "true", "NoSchedule"))
         if not ready and health.taint:

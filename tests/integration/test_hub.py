@@ -240,6 +240,15 @@ async def test_failover_moves_workloads_and_fences_the_old_copy(
                     "containers"][0]["env"]
                 assert {"name": "FEDCTL_RESUME_FROM", "value": "s3://ckpt/run-1/"} in env
                 assert {"name": "FEDCTL_FAILOVER_FROM", "value": first} in env
+            # the controller taints the failed cluster's MemberCluster
+            mc = await k8s.CustomObjectsApi(hub_api).get_cluster_custom_object(
+                G, V, "memberclusters", first)
+            health = [t for t in mc["spec"].get("taints") or []
+                      if t["key"].startswith("cluster.fedctl.dev/")]
+            assert len(health) == 1 and health[0]["effect"] == "NoExecute", mc["spec"]
+            assert health[0]["key"] in ("cluster.fedctl.dev/unreachable",
+                                        "cluster.fedctl.dev/not-ready")
+            assert health[0]["timeAdded"]
             jb = await binding(hub_api, ns, "ckpt-pytorchjob")
             assert jb is not None
             assert jb["status"]["resume"] == {"location": "s3://ckpt/run-1/",
@@ -263,6 +272,14 @@ async def test_failover_moves_workloads_and_fences_the_old_copy(
 
         b = await eventually(settled, timeout=30, what="nothing left to fence")
         assert [c["name"] for c in b["spec"]["clusters"]] == [other]
+
+        async def untainted() -> Any:
+            mc = await k8s.CustomObjectsApi(hub_api).get_cluster_custom_object(
+                G, V, "memberclusters", first)
+            return not [t for t in mc["spec"].get("taints") or []
+                        if t["key"].startswith("cluster.fedctl.dev/")]
+
+        await eventually(untainted, timeout=30, what="health taint removed")
         # free the GPUs for the tests that follow
         await jobs.delete_namespaced_custom_object("kubeflow.org", "v1", ns, "pytorchjobs",
                                                    "ckpt")
