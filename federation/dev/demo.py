@@ -29,6 +29,7 @@ from federation.fleet import Fleet
 from federation.hub.bindings import TemplateKey
 from federation.hub.controller import Hub, HubConfig
 from federation.syncer.apply import raw_dict
+from policies.match import select_policy
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "policies" / "examples"
 SKIP = {"membercluster.yaml"}  # `clusters join` registers the real members
@@ -66,6 +67,18 @@ async def _apply(dyn: DynamicClient, core: k8s.CoreV1Api, obj: dict[str, Any]) -
                                 serializer=raw_dict)
 
 
+def _priority(hub: Hub, obj: dict[str, Any]) -> int:
+    m = obj.get("metadata") or {}
+    policy = select_policy(hub.policies(), obj["apiVersion"], obj["kind"], m["name"],
+                           m.get("namespace", ""), m.get("labels") or {})
+    return policy.spec.priority if policy is not None else 0
+
+
+def _decided(binding: dict[str, Any] | None) -> bool:
+    conds = ((binding or {}).get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Scheduled" for c in conds)
+
+
 def _landing(key: TemplateKey, binding: dict[str, Any] | None) -> Landing:
     if binding is None:
         return Landing(str(key), "-", "-", "no binding yet")
@@ -91,7 +104,7 @@ async def run_demo(fleet: Fleet, state_dir: Path | None, timeout: float = 90.0
     try:
         await join(hub_api, fleet, lf.state_dir)
         hub = Hub(HubConfig(kubeconfig=Path(state.kubeconfig), context="hub",
-                            cache_dir=lf.state_dir / "hub-cache", resync_seconds=2.0))
+                            cache_dir=lf.state_dir / "hub-cache"))
         task = asyncio.create_task(hub.run())
         try:
             await asyncio.wait_for(hub.ready.wait(), 60)
@@ -101,12 +114,22 @@ async def run_demo(fleet: Fleet, state_dir: Path | None, timeout: float = 90.0
             policies, workloads = example_documents()
             for obj in policies:
                 await _apply(dyn, core, obj)
+            want = sum(1 for p in policies if p.get("kind") in (
+                "PropagationPolicy", "ClusterPropagationPolicy"))
+            deadline = time.monotonic() + timeout
+            while len(hub.policies()) < want and time.monotonic() < deadline:
+                await asyncio.sleep(0.2)  # the hub has seen every policy
+            # Higher-priority workloads first, each scheduled before the next is applied,
+            # so the capacity each one holds is decided in priority order.
             keys = []
-            for obj in workloads:
+            for obj in sorted(workloads, key=lambda o: -_priority(hub, o)):
                 await _apply(dyn, core, obj)
                 m = obj["metadata"]
-                keys.append(TemplateKey(obj["apiVersion"], obj["kind"], m.get("namespace", ""),
-                                        m["name"]))
+                key = TemplateKey(obj["apiVersion"], obj["kind"], m.get("namespace", ""),
+                                  m["name"])
+                keys.append(key)
+                while time.monotonic() < deadline and not _decided(hub.binding(key)):
+                    await asyncio.sleep(0.2)
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
                 settled = [hub.binding(k) for k in keys]

@@ -44,6 +44,7 @@ from federation.scheduling.reservations import Ledger
 from federation.scheduling.runtime import Scheduler
 from federation.syncer.dependencies import Dependency
 from federation.syncer.labels import BINDING_LABEL
+from policies.match import select_policy
 from policies.models import GROUP, VERSION, OverridePolicy, PropagationPolicy
 from policies.parse import parse_document
 from policies.source import Document
@@ -73,7 +74,7 @@ class Hub:
     def __init__(self, config: HubConfig, metrics: HubMetrics | None = None) -> None:
         self.config = config
         self.metrics = metrics or HubMetrics()
-        self.queue: WorkQueue[TemplateKey] = WorkQueue()
+        self.queue: WorkQueue[TemplateKey] = WorkQueue(self.priority)
         self.interpreters = Interpreters(config.interpreters)
         self.templates: dict[tuple[str, str], Reflector] = {}
         self.outcomes: dict[TemplateKey, Outcome] = {}
@@ -83,6 +84,7 @@ class Hub:
         self._reported: dict[tuple[str, str], str] = {}
         self._policy_reports: asyncio.Queue[tuple[dict[str, Any], bool, str]] = asyncio.Queue()
         self.members: Members | None = None
+        self._refl: dict[str, Reflector] = {}
         self.ledger = Ledger()
         self._deps: DependencySync | None = None
 
@@ -135,6 +137,16 @@ class Hub:
     def binding(self, key: TemplateKey) -> dict[str, Any] | None:
         refl = self._refl.get(BINDINGS)
         return refl.store.get(f"{key.namespace}/{key.binding_name}") if refl else None
+
+    def priority(self, key: TemplateKey) -> int:
+        """The priority of the policy that selects ``key`` (0 when none does yet)."""
+        tmpl = self.template(key)
+        if tmpl is None or not self._refl:
+            return 0
+        labels = (tmpl.get("metadata") or {}).get("labels") or {}
+        policy = select_policy(self.policies(), key.api_version, key.kind, key.name,
+                               key.namespace, labels)
+        return policy.spec.priority if policy is not None else 0
 
     def template_keys(self) -> list[TemplateKey]:
         keys = []

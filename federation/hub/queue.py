@@ -2,21 +2,25 @@
 
 A key added while it is queued is not queued twice; a key added while a worker holds it
 is queued again once the worker is done, so no change is lost and no key runs twice at
-once (the same contract as client-go's workqueue).
+once (the same contract as client-go's workqueue). Keys come out by ``priority`` (higher
+first; the policy's priority for templates), first in first out within one priority.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Hashable
+import itertools
+from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
 K = TypeVar("K", bound=Hashable)
 
 
 class WorkQueue(Generic[K]):
-    def __init__(self) -> None:
-        self._queue: asyncio.Queue[K] = asyncio.Queue()
+    def __init__(self, priority: Callable[[K], int] | None = None) -> None:
+        self._priority = priority
+        self._seq = itertools.count()
+        self._queue: asyncio.PriorityQueue[tuple[int, int, K]] = asyncio.PriorityQueue()
         self._queued: set[K] = set()
         self._active: set[K] = set()
         self._again: set[K] = set()
@@ -32,7 +36,8 @@ class WorkQueue(Generic[K]):
         if key in self._queued:
             return
         self._queued.add(key)
-        self._queue.put_nowait(key)
+        prio = self._priority(key) if self._priority is not None else 0
+        self._queue.put_nowait((-prio, next(self._seq), key))
 
     def add_after(self, key: K, delay: float) -> None:
         loop = asyncio.get_running_loop()
@@ -47,7 +52,7 @@ class WorkQueue(Generic[K]):
         self._timers.add(handle)
 
     async def get(self) -> K:
-        key = await self._queue.get()
+        _, _, key = await self._queue.get()
         self._queued.discard(key)
         self._active.add(key)
         return key
