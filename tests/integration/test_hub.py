@@ -358,3 +358,77 @@ async def test_member_cluster_status_is_published(joined: FleetState,
         assert gpus["H100-80GB"]["allocatable"] == 8
         assert "kubeflow.org/PyTorchJob" in status["installedKinds"]
         assert "apps/Deployment" in status["installedKinds"]
+
+
+async def test_inference_service_spreads_over_two_regions_with_per_cluster_storage(
+        joined: FleetState, member_api: dict[str, Any], tmp_path: Path) -> None:
+    """Hub-level: an InferenceService Divided over two regions, one copy per region, and a
+    ClusterOverridePolicy pointing each copy's storageUri at its region's mirror."""
+    hub_api = member_api["hub"]
+    custom = k8s.CustomObjectsApi(hub_api)
+    async with running_hub(joined, tmp_path):
+        ns = await namespace(hub_api)
+        await create_policy(hub_api, policy(
+            ns, "chat", {"clusterAffinity": {"clusterNames": ["member2", "member3"]},
+                         "clusterTolerations": [{"key": "fedctl.dev/edge",
+                                                 "operator": "Exists"}],
+                         "spreadConstraints": [{"spreadBy": "region", "minGroups": 2,
+                                                "maxGroups": 2}],
+                         "replicaScheduling": {"type": "Divided"}},
+            kinds=(("serving.kserve.io/v1beta1", "InferenceService"),)))
+        mirrors = f"mirrors-{ns}"
+        await custom.create_cluster_custom_object(G, V, "clusteroverridepolicies", {
+            "apiVersion": f"{G}/{V}", "kind": "ClusterOverridePolicy",
+            "metadata": {"name": mirrors},
+            "spec": {"resourceSelectors": [{"apiVersion": "serving.kserve.io/v1beta1",
+                                            "kind": "InferenceService", "namespace": ns}],
+                     "overrideRules": [
+                         {"targetCluster": {"clusterNames": ["member2"]},
+                          "overriders": {"storageUri": {"from": "s3://models/",
+                                                        "to": "s3://s3-a/models/"}}},
+                         {"targetCluster": {"clusterNames": ["member3"]},
+                          "overriders": {"storageUri": {"from": "s3://models/",
+                                                        "to": "gs://gcs-a/models/"}}}]}})
+        try:
+            await custom.create_namespaced_custom_object(
+                "serving.kserve.io", "v1beta1", ns, "inferenceservices", {
+                    "apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
+                    "metadata": {"name": "chat", "namespace": ns, "labels": {"app": "chat"}},
+                    "spec": {"predictor": {"minReplicas": 2, "model": {
+                        "modelFormat": {"name": "huggingface"},
+                        "storageUri": "s3://models/chat/v1",
+                        "resources": {"limits": {"nvidia.com/gpu": "1"}}}}}})
+
+            async def copies() -> Any:
+                out = {}
+                for member in ("member2", "member3"):
+                    try:
+                        out[member] = await k8s.CustomObjectsApi(
+                            member_api[member]).get_namespaced_custom_object(
+                            "serving.kserve.io", "v1beta1", ns, "inferenceservices", "chat")
+                    except ApiException:
+                        return None
+                return out
+
+            got = await eventually(copies, timeout=40, what="a copy in each region")
+            assert got["member2"]["spec"]["predictor"]["model"]["storageUri"] == (
+                "s3://s3-a/models/chat/v1")
+            assert got["member3"]["spec"]["predictor"]["model"]["storageUri"] == (
+                "gs://gcs-a/models/chat/v1")
+            assert [got[m]["spec"]["predictor"]["minReplicas"] for m in ("member2",
+                                                                        "member3")] == [1, 1]
+            # free member3's only T4 for the tests that follow
+            await custom.delete_namespaced_custom_object(
+                "serving.kserve.io", "v1beta1", ns, "inferenceservices", "chat")
+
+            async def gone() -> bool:
+                try:
+                    await k8s.CustomObjectsApi(member_api["member3"]).get_namespaced_custom_object(
+                        "serving.kserve.io", "v1beta1", ns, "inferenceservices", "chat")
+                except ApiException as exc:
+                    return exc.status == 404
+                return False
+
+            await eventually(gone, timeout=30, what="copies removed")
+        finally:
+            await custom.delete_cluster_custom_object(G, V, "clusteroverridepolicies", mirrors)
