@@ -58,6 +58,9 @@ BUILTIN_TEMPLATES: tuple[tuple[str, str, str, str], ...] = (
 )
 
 
+COPY_BATCH_SECONDS = 1.0
+
+
 @dataclass
 class HubConfig:
     kubeconfig: Path
@@ -85,6 +88,8 @@ class Hub:
         self._policy_reports: asyncio.Queue[tuple[dict[str, Any], bool, str]] = asyncio.Queue()
         self.members: Members | None = None
         self._refl: dict[str, Reflector] = {}
+        # template -> (generation, labels, annotations, deletion) last reconciled for
+        self._seen: dict[TemplateKey, tuple[Any, ...]] = {}
         self.ledger = Ledger()
         self._deps: DependencySync | None = None
 
@@ -163,11 +168,22 @@ class Hub:
 
     def _template_changed(self, api_version: str, kind: str) -> Callable[[str, dict[str, Any]],
                                                                           None]:
-        def changed(_event: str, obj: dict[str, Any]) -> None:
+        def changed(event: str, obj: dict[str, Any]) -> None:
             meta = obj.get("metadata") or {}
-            if meta.get("name"):
-                self.queue.add(TemplateKey(api_version, kind, meta.get("namespace", ""),
-                                           meta["name"]))
+            if not meta.get("name"):
+                return
+            key = TemplateKey(api_version, kind, meta.get("namespace", ""), meta["name"])
+            if event == "DELETED":
+                self._seen.pop(key, None)
+            else:
+                # our own writes (finalizer, status) change neither the spec (generation)
+                # nor labels, annotations or deletion: nothing to reconcile for them
+                sig = (meta.get("generation"), repr(meta.get("labels")),
+                       repr(meta.get("annotations")), meta.get("deletionTimestamp"))
+                if event == "MODIFIED" and self._seen.get(key) == sig:
+                    return
+                self._seen[key] = sig
+            self.queue.add(key)
         return changed
 
     def _policy_changed(self, *_: object) -> None:
@@ -175,13 +191,17 @@ class Hub:
         self.overrides()
         self._enqueue_all()
 
-    def _copy_changed(self, _cluster: str, wk: WatchedKind, _event: str,
+    def _copy_changed(self, _cluster: str, wk: WatchedKind, event: str,
                       obj: dict[str, Any]) -> None:
-        """A member copy changed (status, drift, deletion): reconcile its template."""
+        """A member copy changed (status, drift, deletion): reconcile its template. Status
+        updates come in bursts (a Deployment rolling out), so they are batched a little."""
         meta = obj.get("metadata") or {}
         if meta.get("name"):
-            self.queue.add(TemplateKey(wk.api_version, wk.kind, meta.get("namespace", ""),
-                                       meta["name"]))
+            key = TemplateKey(wk.api_version, wk.kind, meta.get("namespace", ""), meta["name"])
+            if event == "DELETED":
+                self.queue.add(key)  # someone removed our copy: put it back now
+            else:
+                self.queue.add_after(key, COPY_BATCH_SECONDS)
 
     def _member_changed(self, _name: str) -> None:
         self._enqueue_all()

@@ -150,6 +150,15 @@ class Reconciler:
         resume = _resume_of(status)
         if moved_off:
             await self._evictions.take()  # failover moves are rate limited
+            for cluster in moved_off:
+                if self._on_failover is not None:
+                    self._on_failover(cluster)
+                if self._record is not None:
+                    await self._record(
+                        tmpl, reason="FailedOver", warning=True,
+                        message=f"cluster {cluster} is not ready; moved to "
+                                f"{', '.join(placement.clusters) or 'nowhere yet'}; the copy "
+                                f"on {cluster} is removed when it answers again")
             if gang and resume is None:
                 loc = checkpoint_location(tmpl, self.interpreters,
                                           policy.spec.failover.checkpoint_env)
@@ -158,7 +167,7 @@ class Reconciler:
         applied, copies = await self._apply(
             key, tmpl, placement, rules,
             adopt=policy.spec.conflict_resolution == "Overwrite", resume=resume)
-        cleanup, requeue = await self._prune(key, binding, placement, copies, gang, tmpl,
+        cleanup, requeue = await self._prune(key, binding, placement, copies, gang,
                                              policy.spec.failover)
         conds = [sched, _applied_condition(applied, binding)]
         deps = await self._sync_deps(key, tmpl, binding, placement, pending,
@@ -259,8 +268,8 @@ class Reconciler:
 
     async def _prune(self, key: TemplateKey, binding: dict[str, Any] | None,
                      placement: Placement, copies: Mapping[str, dict[str, Any]],
-                     gang: bool, tmpl_for_events: dict[str, Any] | None = None,
-                     failover: Failover | None = None) -> tuple[list[str], float | None]:
+                     gang: bool, failover: Failover | None = None
+                     ) -> tuple[list[str], float | None]:
         """Remove copies from clusters no longer chosen; remember the unreachable ones.
 
         Training gangs: the old copy goes at once (never two copies running). Others
@@ -273,6 +282,7 @@ class Reconciler:
         old = set(before.clusters) if before else set()
         pending = set(((binding or {}).get("status") or {}).get("pendingCleanup") or [])
         old |= pending
+        old |= self._orphans(key, set(placement.clusters))
         stale = sorted(old - set(placement.clusters))
         if not stale:
             return [], None
@@ -294,15 +304,6 @@ class Reconciler:
                 continue  # the cluster was unregistered: nothing to fence
             if not self.members.health(cluster).ready:
                 left.append(cluster)  # fence when it answers again
-                if cluster not in pending:  # moved off a NotReady member
-                    if self._on_failover is not None:
-                        self._on_failover(cluster)
-                    if self._record is not None and tmpl_for_events is not None:
-                        await self._record(
-                            tmpl_for_events, reason="FailedOver", warning=True,
-                            message=f"cluster {cluster} is not ready; moved to "
-                                    f"{', '.join(placement.clusters)}; the copy on {cluster} "
-                                    "is removed when it answers again")
                 continue
             res = await rec.applier.delete(key.api_version, key.kind, key.name,
                                            key.namespace or None)
@@ -311,12 +312,27 @@ class Reconciler:
                 left.append(cluster)
         return left, 5.0 if left else None
 
+    def _orphans(self, key: TemplateKey, placed: set[str]) -> set[str]:
+        """Clusters whose watched copies say they hold this template though the binding
+        does not (a hub stopped between applying and recording a move)."""
+        out = set()
+        for cluster in self.members.names():
+            if cluster in placed:
+                continue
+            _, copy = self.members.copy(cluster, key.api_version, key.kind, key.namespace,
+                                        key.name)
+            labels = ((copy or {}).get("metadata") or {}).get("labels") or {}
+            if labels.get(BINDING_LABEL) == key.label:
+                out.add(cluster)
+        return out
+
     async def _teardown(self, key: TemplateKey, tmpl: dict[str, Any] | None,
                         binding: dict[str, Any] | None, *,
                         keep_template: bool = False) -> Outcome:
         before = placement_of(binding)
         clusters = set(before.clusters) if before else set()
         clusters |= set(((binding or {}).get("status") or {}).get("pendingCleanup") or [])
+        clusters |= self._orphans(key, set())
         left = []
         for cluster in sorted(clusters):
             rec = self.members.get(cluster)
