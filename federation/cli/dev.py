@@ -43,6 +43,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     up.add_argument("-f", "--file", default=DEFAULT_FLEET, help="fleet file")
     up.add_argument("--runtime", choices=["binary", "kind"], default="binary",
                     help="binary: local processes (default); kind: Docker containers")
+    up.add_argument("--no-operators", action="store_true",
+                    help="do not run the operator simulator on members (AI custom resources "
+                         "then stay without pods and status)")
     up.set_defaults(handler=_up)
 
     demo = dsub.add_parser("demo", help="fleet up, members joined, hub running, example "
@@ -64,7 +67,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     fault = dsub.add_parser("fault", help="inject a fault into the fleet")
     fault.add_argument("action", choices=["pause", "resume", "kill", "restart"],
                        help="pause=SIGSTOP, resume=SIGCONT, kill=SIGKILL, restart=start again")
-    fault.add_argument("target", help="cluster name (its apiserver) or store/<name>")
+    fault.add_argument("target", help="cluster name (its apiserver), <member>/operators "
+                                      "(its operator simulator) or store/<name>")
     fault.set_defaults(handler=_fault)
 
 
@@ -94,7 +98,7 @@ def _up(args: argparse.Namespace) -> int:
     from federation.dev.localfleet import LocalFleet
 
     fleet = load_fleet_file(args.file)
-    lf = LocalFleet(args.state_dir, runtime=args.runtime)
+    lf = LocalFleet(args.state_dir, runtime=args.runtime, operators=not args.no_operators)
     started = time.monotonic()
     state = asyncio.run(lf.up(fleet))
     print(f"fleet {state.name!r} up in {time.monotonic() - started:.1f}s "
@@ -147,9 +151,10 @@ def _print_status(lf: LocalFleet, output: str) -> int:
         gpus = ", ".join(f"{p} {free}/{c.gpus_total[p]}" for p, free in c.gpu_free().items())
         rows.append([c.name, c.role, c.state, c.server,
                      f"{c.nodes_ready}/{c.nodes_total}" if c.role == "member" else "-",
-                     c.pods_running if c.role == "member" else "-", gpus or "-"])
+                     c.pods_running if c.role == "member" else "-", gpus or "-",
+                     _processes(c.processes)])
     print(render(["cluster", "role", "status", "api server", "nodes", "pods",
-                  "gpus free/total"], rows))
+                  "gpus free/total", "processes"], rows))
     if stores:
         print()
         print(render(["store", "provider", "region", "status", "endpoint", "bucket"],
@@ -157,6 +162,14 @@ def _print_status(lf: LocalFleet, output: str) -> int:
                       for s in stores]))
     bad = [c.name for c in clusters if c.state != "Ready"]
     return 1 if bad else 0
+
+
+def _processes(states: dict[str, str]) -> str:
+    """``6/6 running`` or ``5/6 running; operators exited``."""
+    up = sum(1 for st in states.values() if st == "running")
+    text = f"{up}/{len(states)} running" if states else "-"
+    other = [f"{name} {st}" for name, st in states.items() if st != "running"]
+    return f"{text}; {', '.join(other)}" if other else text
 
 
 def _down(args: argparse.Namespace) -> int:
@@ -197,6 +210,15 @@ def _fault(args: argparse.Namespace) -> int:
             lf.stop_store(name)
         else:
             asyncio.run(lf.start_store(name))
+    elif target.endswith("/operators"):
+        from federation.dev import procs
+
+        member = target.rsplit("/", 1)[0]
+        if args.action == "restart":
+            lf.restart_operators(member)
+        else:
+            {"pause": procs.pause, "resume": procs.resume, "kill": procs.kill}[args.action](
+                lf.operators(member))
     elif args.action == "pause":
         lf.pause_apiserver(target)
     elif args.action == "resume":

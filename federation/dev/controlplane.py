@@ -2,11 +2,14 @@
 
 A cluster is etcd + kube-apiserver (the hub stops there, so Deployments and Jobs created on
 it stay templates) and, for members, kube-controller-manager + kube-scheduler + kwok, which
-drives the fake GPU nodes and their pods. Everything binds 127.0.0.1.
+drives the fake GPU nodes and their pods, + the operator simulator
+(``federation.dev.operators``), which does what the AI operators would. Everything binds
+127.0.0.1.
 """
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -219,3 +222,9 @@ def kwok_argv(bins: Binaries, paths: ClusterPaths) -> list[str]:
         "--node-lease-duration-seconds=40",
         "--v=ERROR",
     ]
+
+
+def operators_argv(paths: ClusterPaths, context: str) -> list[str]:
+    """The operator simulator for one member, run by this Python interpreter."""
+    return [sys.executable, "-m", "federation.dev.operators",
+            f"--kubeconfig={paths.admin_kubeconfig}", f"--context={context}"]

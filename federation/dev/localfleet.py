@@ -38,6 +38,7 @@ from federation.fleet import ClusterSpec, Fleet, ObjectStoreSpec
 log = logging.getLogger(__name__)
 
 HUB = "hub"
+OPERATORS = "operators"  # the operator simulator's process role on each member
 STATE_FILE = "state.json"
 READY_TIMEOUT = 180.0
 
@@ -157,10 +158,12 @@ class LocalFleet:
     """Start, inspect, fault and stop a fleet of local control planes and stores."""
 
     def __init__(self, state_dir: Path | None = None, *,
-                 ready_timeout: float = READY_TIMEOUT, runtime: str = "binary") -> None:
+                 ready_timeout: float = READY_TIMEOUT, runtime: str = "binary",
+                 operators: bool = True) -> None:
         self.state_dir = (state_dir or default_state_dir()).resolve()
         self.ready_timeout = ready_timeout
         self.runtime = runtime
+        self.operators_enabled = operators  # start the operator simulator on members
         self._bins: Binaries | None = None
 
     # ---- state -------------------------------------------------------------------------
@@ -356,7 +359,8 @@ class LocalFleet:
 
     async def _start_member_agents(self, c: ClusterState, spec: ClusterSpec | None,
                                    bins: Binaries, paths: cp.ClusterPaths) -> None:
-        """kwok plus the fake GPU nodes it drives; wait until nodes and SA are ready."""
+        """kwok plus the fake GPU nodes it drives, the AI CRDs and the operator simulator;
+        wait until nodes and SA are ready."""
         paths.kwok_config.write_text(_dump_all(cp.kwok_config(bins)))
         self._spawn(c, "kwok", cp.kwok_argv(bins, paths))
         assert spec is not None
@@ -364,6 +368,8 @@ class LocalFleet:
         try:
             await crds.install(client, spec.simulate.workload_kinds if spec.simulate
                                else WORKLOAD_KINDS)
+            if self.operators_enabled:
+                self._spawn(c, OPERATORS, cp.operators_argv(paths, c.context))
             await create_nodes(client, spec)
             expected = sum(p.count for p in spec.simulate.node_pools) if spec.simulate else 0
             await wait_until(lambda: _nodes_ready(client, expected), self.ready_timeout,
@@ -397,7 +403,8 @@ class LocalFleet:
     # ---- down / status -----------------------------------------------------------------
     def _stop_all(self, state: FleetState) -> None:
         # Members' controllers first, then apiservers, then etcd, then stores.
-        order = ["kwok", "kube-scheduler", "kube-controller-manager", "apiserver", "etcd"]
+        order = [OPERATORS, "kwok", "kube-scheduler", "kube-controller-manager", "apiserver",
+                 "etcd"]
         for role in order:
             for c in state.clusters:
                 if role in c.procs:
@@ -427,6 +434,23 @@ class LocalFleet:
             raise FleetError(f"cluster {name!r} runs in kind; fault controls need the binary "
                              "runtime", hint="use `docker pause/kill` on its node container")
         return c.procs["apiserver"]
+
+    def operators(self, name: str) -> procs.ProcRecord:
+        """The member's operator simulator process."""
+        c = self.load().cluster(name)
+        if OPERATORS not in c.procs:
+            raise FleetError(f"cluster {name!r} runs no operator simulator",
+                             hint="only members have one")
+        return c.procs[OPERATORS]
+
+    def restart_operators(self, name: str) -> procs.ProcRecord:
+        """Stop the member's operator simulator (if it runs) and start a new one."""
+        old = self.operators(name)
+        state = self.load()
+        procs.stop(old)
+        rec = self._spawn(state.cluster(name), OPERATORS, list(old.argv))
+        self.save(state)
+        return rec
 
     def pause_apiserver(self, name: str) -> None:
         procs.pause(self._apiserver(name))

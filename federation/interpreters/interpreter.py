@@ -210,7 +210,11 @@ class Interpreters:
         if rule.active and _int(paths.first(obj, rule.active), 0) > 0:
             return WorkloadHealth("Running", f"{paths.first(obj, rule.active)} active")
         if rule.conditions and status.get("conditions"):
-            return WorkloadHealth("Running", "no terminal condition yet")
+            # e.g. a PyTorchJob only Created (its pods may be unschedulable) or an
+            # InferenceService with Ready=False: not healthy yet
+            waiting = sorted(str(c.get("type")) for c in status["conditions"]
+                             if isinstance(c, dict) and c.get("status") == "True")
+            return WorkloadHealth("Pending", "conditions: " + (", ".join(waiting) or "none true"))
         return WorkloadHealth("Pending", "no status yet")
 
     def aggregate(self, template: Mapping[str, Any],

@@ -24,6 +24,7 @@ def test_status_json_reports_every_cluster_and_store(local_fleet: LocalFleet) ->
                       "member3": "Ready"}
     member1 = next(c for c in data["clusters"] if c["name"] == "member1")
     assert member1["gpusTotal"] == {"NVIDIA-H100-80GB-HBM3": 8}
+    assert member1["processes"]["operators"] == "running"  # the operator simulator
     assert {s["name"] for s in data["stores"]} == {"s3-a", "gcs-a", "disk-a"}
 
 

@@ -45,7 +45,7 @@ async def test_hub_and_three_members_ready(fleet_state: FleetState) -> None:
         assert c.state == "Ready", (c.name, c.processes, c.error)
     assert set(by_name["hub"].processes) == {"etcd", "apiserver"}
     assert set(by_name["member1"].processes) == {
-        "etcd", "apiserver", "kube-controller-manager", "kube-scheduler", "kwok"}
+        "etcd", "apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "operators"}
     assert by_name["member1"].gpus_total["NVIDIA-H100-80GB-HBM3"] == 8
     assert by_name["member2"].gpus_total == {"NVIDIA-A100-SXM4-80GB": 4, "NVIDIA-L4": 4}
     assert by_name["member3"].gpus_total == {"Tesla-T4": 1}

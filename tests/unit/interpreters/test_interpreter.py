@@ -109,6 +109,10 @@ def test_containers_and_storage_uris() -> None:
                                     "message": "OOM"}]}, "Failed"),
     (isvc(), {"conditions": [{"type": "Ready", "status": "True"}]}, "Ready"),
     (isvc(), {}, "Pending"),
+    # what the operators write first: not healthy yet (pods may be unschedulable)
+    (pytorchjob(), {"conditions": [{"type": "Created", "status": "True"}]}, "Pending"),
+    (isvc(), {"conditions": [{"type": "PredictorReady", "status": "False"},
+                             {"type": "Ready", "status": "False"}]}, "Pending"),
 ])
 def test_health(obj: dict[str, Any], status: dict[str, Any], phase: str) -> None:
     obj["status"] = status
