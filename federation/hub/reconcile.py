@@ -7,6 +7,8 @@ ResourceBinding and the template's status on the hub.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -109,7 +111,24 @@ class Reconciler:
             if binding is not None:
                 return await self._teardown(key, tmpl, binding, keep_template=True)
             return Outcome(False, (), "no propagation policy selects it")
-        await self._ensure_finalizer(key, tmpl)
+        # the finalizer patch runs alongside placing and applying (one round trip less
+        # on the critical path); a copy applied before it lands is still found and
+        # removed on deletion through the member copy caches (``_orphans``)
+        fin = asyncio.ensure_future(self._ensure_finalizer(key, tmpl))
+        try:
+            outcome = await self._place(key, tmpl, binding, policy, fin)
+        except BaseException:
+            fin.cancel()
+            with contextlib.suppress(BaseException):
+                await fin
+            raise
+        await fin
+        return outcome
+
+    async def _place(self, key: TemplateKey, tmpl: dict[str, Any],
+                     binding: dict[str, Any] | None, policy: PropagationPolicy,
+                     finalizer: asyncio.Future[None]) -> Outcome:
+        labels = tmpl["metadata"].get("labels") or {}
         try:
             demand = extract_demand(tmpl, self.interpreters)
         except FedctlError as exc:
@@ -177,11 +196,13 @@ class Reconciler:
                 "DependenciesApplied", deps.ok, "Applied" if deps.ok else "DependencyFailed",
                 deps.message or f"{len(deps.deps)} referenced object(s) propagated", _now(),
                 _conds(binding)))
+        await finalizer  # before the template's status changes its resourceVersion
         await self._events(tmpl, binding, conds)
-        await self._write_binding(key, tmpl, policy, binding, placement, conds, applied,
-                                  cleanup, copies, decision.hourly_cost, resume,
-                                  deps.deps if deps is not None else ())
-        await self._write_template_status(key, tmpl, copies)
+        await asyncio.gather(
+            self._write_binding(key, tmpl, policy, binding, placement, conds, applied,
+                                cleanup, copies, decision.hourly_cost, resume,
+                                deps.deps if deps is not None else ()),
+            self._write_template_status(key, tmpl, copies))
         unsettled = any(not r["ok"] for r in applied.values()) or cleanup or not all(
             self.interpreters.health(o).healthy for o in copies.values())
         waits = [w for w in (requeue, 3.0 if unsettled else None,
