@@ -27,6 +27,18 @@ log = logging.getLogger(__name__)
 ListCall = Callable[..., Awaitable[Any]]
 
 
+class RawWatch(k8s_watch.Watch):
+    """A watch whose events stay plain JSON dicts.
+
+    The library turns every event into model objects (``V1Pod``…, dates parsed) that a
+    reflector never reads: it keeps ``raw_object``. Measured on the hub at 1,000 workloads,
+    that conversion was a third of the event loop's time.
+    """
+
+    def unmarshal_event(self, data: str | bytes, response_type: str | None) -> Any:
+        return super().unmarshal_event(data, None)
+
+
 def object_key(obj: dict[str, Any]) -> str:
     meta = obj.get("metadata") or {}
     ns = meta.get("namespace")
@@ -80,7 +92,7 @@ class Reflector:
         self.synced.set()
 
     async def _watch_once(self) -> None:
-        w = k8s_watch.Watch()
+        w = RawWatch()
         try:
             stream = w.stream(
                 self._list, **self._kwargs,
