@@ -1,7 +1,7 @@
 """Propagation benchmark: the hub controller end to end on a local fleet of 5 members.
 
     python bench/propagation.py [--workloads 1000] [--concurrency 20] [--rate 0]
-        [--workers 4] [--timeout 1200] [--keep] [--state-dir DIR] [--no-failover] [--fence]
+        [--workers 16] [--timeout 1200] [--keep] [--state-dir DIR] [--no-failover] [--fence]
 
 Starts the fleet of ``bench/propagation-fleet.yaml`` (hub + 5 members, real control
 planes on 127.0.0.1) under a temporary state directory, joins the members (the code path
@@ -1058,7 +1058,7 @@ def main() -> int:
     ap.add_argument("--concurrency", type=int, default=20, help="create calls in flight")
     ap.add_argument("--rate", type=float, default=0.0,
                     help="at most this many creates per second (0: as fast as possible)")
-    ap.add_argument("--workers", type=int, default=4, help="`fedctl hub run --workers`")
+    ap.add_argument("--workers", type=int, default=16, help="`fedctl hub run --workers`")
     ap.add_argument("--timeout", type=float, default=1200.0,
                     help="bound on the whole run, seconds (teardown comes after)")
     ap.add_argument("--available-timeout", type=float, default=180.0,

@@ -19,7 +19,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run.add_argument("--state-dir", type=Path, default=None, help="dev fleet state dir")
     run.add_argument("--cache-dir", type=Path, default=None,
                      help="discovery caches (default: <state-dir>/hub-cache)")
-    run.add_argument("--workers", type=int, default=4, help="parallel reconciles")
+    run.add_argument("--workers", type=int, default=16,
+                     help="parallel reconciles (default 16: a reconcile mostly waits on "
+                     "API calls)")
     run.add_argument("--eviction-rate", type=float, default=100.0,
                      help="workloads moved off failed clusters per second (0: unlimited; "
                      "default 100)")

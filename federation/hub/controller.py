@@ -66,7 +66,7 @@ class HubConfig:
     kubeconfig: Path
     context: str | None = None
     cache_dir: Path = Path(".fedctl/cache")
-    workers: int = 4
+    workers: int = 16  # a reconcile mostly waits on API calls
     # member copies are watched, so a full resync is only a safety net
     resync_seconds: float = 30.0
     eviction_rate: float = 100.0  # failover moves per second; 0 = unlimited
