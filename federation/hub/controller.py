@@ -9,6 +9,7 @@ and ``workers`` reconcile workers fed by a deduplicating work queue keyed by tem
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -59,6 +60,7 @@ BUILTIN_TEMPLATES: tuple[tuple[str, str, str, str], ...] = (
 
 
 COPY_BATCH_SECONDS = 1.0
+MEMBER_SETTLE_SECONDS = 30.0
 
 
 @dataclass
@@ -84,6 +86,7 @@ class Hub:
         self.ready = asyncio.Event()
         self._policy_cache: dict[tuple[str, str], tuple[str, Any]] = {}
         self._members_dirty = asyncio.Event()
+        self._members_synced = asyncio.Event()
         self._reported: dict[tuple[str, str], str] = {}
         self._policy_reports: asyncio.Queue[tuple[dict[str, Any], bool, str]] = asyncio.Queue()
         self.members: Members | None = None
@@ -321,6 +324,7 @@ class Hub:
             await self._members_dirty.wait()
             self._members_dirty.clear()
             await members.sync(hub, list(refl.store.values()))
+            self._members_synced.set()
 
     async def _report_policies(self, hub: k8s.ApiClient) -> None:
         """Valid condition (and a Warning Event when invalid) on each policy version."""
@@ -408,9 +412,24 @@ class Hub:
     async def _mark_ready(self) -> None:
         await asyncio.gather(*(r.synced.wait() for r in
                                [*self._refl.values(), *self.templates.values()]))
+        await self._members_settled()
         self._seed_ledger()
         self.ready.set()
         self._enqueue_all()
+
+    async def _members_settled(self, limit: float = MEMBER_SETTLE_SECONDS) -> None:
+        """Before the first decision: every member connected, probed and its inventory and
+        copies listed (or ``limit`` seconds passed). Deciding on a half-loaded fleet would
+        move workloads off members that are merely not loaded yet."""
+        members = self.members
+        if members is None:
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + limit
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._members_synced.wait(), limit)
+        while loop.time() < deadline and not members.settled():
+            await asyncio.sleep(0.1)
 
     def _seed_ledger(self) -> None:
         """Capacity held by existing bindings (a restarted hub must not overcommit)."""

@@ -128,6 +128,21 @@ class Members:
     def get(self, name: str) -> MemberRecord | None:
         return self._members.get(name)
 
+    def settled(self) -> bool:
+        """Every member probed at least once and, if it answers, its nodes, pods, kinds
+        and copies listed."""
+        for name, rec in self._members.items():
+            h = self.health(name)
+            if h.consecutive_failures == 0 and h.consecutive_successes == 0:
+                return False
+            if not h.ready:
+                continue  # unreachable: its toleration runs from the hub's start
+            if not (rec.nodes.synced.is_set() and rec.pods.synced.is_set()
+                    and rec.installed_kinds is not None
+                    and all(r.synced.is_set() for r in rec.copies.values())):
+                return False
+        return True
+
     def not_ready_for(self, name: str) -> float | None:
         """Seconds since ``name`` stopped being Ready (None while it is Ready)."""
         rec = self._members.get(name)
@@ -185,7 +200,10 @@ class Members:
                            generation=int(obj["metadata"].get("generation") or 0),
                            nodes=nodes, pods=pods,
                            applier=MemberApplier(name, member.api, self.cache_dir),
-                           fingerprint=connection_fingerprint(obj))
+                           fingerprint=connection_fingerprint(obj),
+                           # not ready until probed: a member that never answers gets
+                           # the failover toleration counted from now
+                           not_ready_since=time.monotonic())
         self._members[name] = rec
         rec.tasks = [asyncio.create_task(nodes.run(), name=f"{name}/nodes"),
                      asyncio.create_task(pods.run(), name=f"{name}/pods"),

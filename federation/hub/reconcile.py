@@ -203,8 +203,8 @@ class Reconciler:
                                 cleanup, copies, decision.hourly_cost, resume,
                                 deps.deps if deps is not None else ()),
             self._write_template_status(key, tmpl, copies))
-        unsettled = any(not r["ok"] for r in applied.values()) or cleanup or not all(
-            self.interpreters.health(o).healthy for o in copies.values())
+        # copies becoming healthy and members coming back arrive as events: no polling
+        unsettled = any(not r["ok"] for r in applied.values())
         waits = [w for w in (requeue, 3.0 if unsettled else None,
                              UNSCHEDULABLE_RETRY if not decision.schedulable else None,
                              self._toleration_left(holding, grace)) if w is not None]
@@ -317,21 +317,25 @@ class Reconciler:
             waited = (dt.datetime.now(dt.UTC) - since).total_seconds() if since else 0.0
             if waited < fo.grace_period_seconds:
                 # keep serving from the old clusters until the new copies are healthy
-                return stale, min(2.0, fo.grace_period_seconds - waited + 0.1)
+                # (a copy's health change is a watch event) or the grace period ends
+                return stale, fo.grace_period_seconds - waited + 0.1
         left = []
+        failed = False
         for cluster in stale:
             rec = self.members.get(cluster)
             if rec is None:
                 continue  # the cluster was unregistered: nothing to fence
             if not self.members.health(cluster).ready:
-                left.append(cluster)  # fence when it answers again
+                # fenced when it answers again: that transition re-queues every template
+                left.append(cluster)
                 continue
             res = await rec.applier.delete(key.api_version, key.kind, key.name,
                                            key.namespace or None)
             self._applied.pop((cluster, key), None)
             if not res.ok:
                 left.append(cluster)
-        return left, 5.0 if left else None
+                failed = True
+        return left, 5.0 if failed else None
 
     def _orphans(self, key: TemplateKey, placed: set[str]) -> set[str]:
         """Clusters whose watched copies say they hold this template though the binding
@@ -523,6 +527,9 @@ def _conds(binding: Mapping[str, Any] | None) -> list[dict[str, Any]]:
 def _applied_condition(applied: Mapping[str, dict[str, Any]],
                        binding: Mapping[str, Any] | None) -> dict[str, Any]:
     failed = {c: r for c, r in applied.items() if not r["ok"]}
+    if not applied:
+        return condition("Applied", False, "NotPlaced", "not placed on any cluster",
+                         _now(), _conds(binding))
     if not failed:
         return condition("Applied", True, "Applied",
                          f"applied to {len(applied)} cluster(s)", _now(), _conds(binding))
