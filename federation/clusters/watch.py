@@ -68,6 +68,7 @@ class Reflector:
         self.resource_version: str | None = None
         self.synced = asyncio.Event()
         self.relists = 0
+        self.version = 0  # bumped on every change to ``store`` (caches key on it)
         self.errors = 0
         self.last_error: str | None = None
 
@@ -82,6 +83,7 @@ class Reflector:
         fresh = {object_key(o): o for o in items}
         removed = set(self.store) - set(fresh)
         self.store = fresh
+        self.version += 1
         self.resource_version = (body.get("metadata") or {}).get("resourceVersion")
         self.relists += 1
         if self._on_change:
@@ -114,6 +116,7 @@ class Reflector:
                     self.store.pop(key, None)
                 else:
                     self.store[key] = raw
+                self.version += 1
                 if self._on_change:
                     self._on_change(kind, raw)
         finally:

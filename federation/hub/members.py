@@ -23,7 +23,7 @@ from kubernetes_asyncio import client as k8s
 from federation.catalog.prices import PriceCatalog, cluster_prices, vcpu_price
 from federation.clusters.client import DEFAULT_TIMEOUT
 from federation.clusters.health import NOT_READY_TAINT, UNREACHABLE_TAINT, Health
-from federation.clusters.inventory import compute_inventory
+from federation.clusters.inventory import Inventory, compute_inventory
 from federation.clusters.join import read_member_kubeconfig
 from federation.clusters.pool import ClientPool
 from federation.clusters.watch import Reflector
@@ -69,6 +69,17 @@ class MemberRecord:
     not_ready_since: float | None = None
     copies: dict[tuple[str, str], Reflector] = field(default_factory=dict)
     fingerprint: str = ""  # what the connection depends on (spec without taints)
+    # (nodes version, pods version, holders) -> inventory: rebuilt only when one changes
+    inventory_cache: tuple[tuple[int, int, frozenset[str]], Inventory] | None = None
+
+    def inventory(self, holders: frozenset[str]) -> Inventory:
+        key = (self.nodes.version, self.pods.version, holders)
+        cached = self.inventory_cache
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        inv = compute_inventory(self.nodes.store.values(), self.pods.store.values(), holders)
+        self.inventory_cache = (key, inv)
+        return inv
 
 
 async def discover_kinds(api: k8s.ApiClient) -> frozenset[str]:
@@ -293,7 +304,7 @@ class Members:
                             and now - rec.not_ready_since < not_ready_grace)
             ready = synced and holds_replicas and within_grace
         holders = ledger.holders(name) if ledger is not None else frozenset()
-        inv = compute_inventory(rec.nodes.store.values(), rec.pods.store.values(), holders)
+        inv = rec.inventory(holders)
         # health taints on the object are ours, written from the same health state; the
         # live state (with the failover toleration) decides here
         taints = [Taint(t["key"], t.get("value", ""), t.get("effect", "NoSchedule"))

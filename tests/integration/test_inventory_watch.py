@@ -27,6 +27,7 @@ async def test_inventory_follows_pods_through_watches(member_api: dict[str, Any]
         before = compute_inventory(nodes.store.values(), pods.store.values())
         assert before.gpus["L4-24GB"].allocatable == 4
         relists = pods.relists
+        version = pods.version
         await core.create_namespaced_pod("default", {
             "metadata": {"name": name},
             "spec": {"nodeSelector": {"nvidia.com/gpu.product": "NVIDIA-L4"},
@@ -41,6 +42,7 @@ async def test_inventory_follows_pods_through_watches(member_api: dict[str, Any]
         after = await eventually(requested, timeout=30, what="2 more L4 GPUs requested")
         assert after.gpus["L4-24GB"].free == before.gpus["L4-24GB"].free - 2
         assert pods.relists == relists  # seen through the watch, not by listing again
+        assert pods.version > version  # caches keyed on it see the change
         assert "ADDED" in events and "MODIFIED" in events
         await core.delete_namespaced_pod(name, "default", grace_period_seconds=0)
 
