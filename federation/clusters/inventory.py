@@ -118,6 +118,49 @@ def holds_resources(pod: Mapping[str, Any]) -> bool:
                                                                           "Failed")
 
 
+def _resources_only(containers: Any) -> list[dict[str, Any]]:
+    return [{"resources": {k: v for k, v in (c.get("resources") or {}).items()
+                           if k in ("requests", "limits")}}
+            for c in containers or [] if isinstance(c, Mapping)]
+
+
+def slim_pod(pod: dict[str, Any]) -> dict[str, Any]:
+    """The part of a pod ``compute_inventory`` reads (kept by the hub's pod caches
+    instead of the whole object: a fleet's pods are most of the hub's memory)."""
+    meta = pod.get("metadata") or {}
+    spec = pod.get("spec") or {}
+    binding = (meta.get("labels") or {}).get(BINDING_LABEL)
+    out: dict[str, Any] = {
+        "metadata": {"name": meta.get("name"), "namespace": meta.get("namespace"),
+                     "resourceVersion": meta.get("resourceVersion")},
+        "spec": {"nodeName": spec.get("nodeName"),
+                 "containers": _resources_only(spec.get("containers")),
+                 "initContainers": _resources_only(spec.get("initContainers"))},
+        "status": {"phase": (pod.get("status") or {}).get("phase")},
+    }
+    if binding is not None:
+        out["metadata"]["labels"] = {BINDING_LABEL: binding}
+    return out
+
+
+def slim_node(node: dict[str, Any]) -> dict[str, Any]:
+    """The part of a node ``compute_inventory`` reads."""
+    meta = node.get("metadata") or {}
+    status = node.get("status") or {}
+    labels = meta.get("labels") or {}
+    return {
+        "metadata": {"name": meta.get("name"),
+                     "resourceVersion": meta.get("resourceVersion"),
+                     "labels": {k: v for k, v in labels.items()
+                                if k in (PRODUCT_LABEL, MEMORY_LABEL)}},
+        "spec": {"unschedulable": (node.get("spec") or {}).get("unschedulable")},
+        "status": {"allocatable": status.get("allocatable") or {},
+                   "capacity": status.get("capacity") or {},
+                   "conditions": [c for c in status.get("conditions") or []
+                                  if isinstance(c, Mapping) and c.get("type") == "Ready"]},
+    }
+
+
 def compute_inventory(nodes: Iterable[Mapping[str, Any]],
                       pods: Iterable[Mapping[str, Any]],
                       exclude_bindings: Collection[str] = ()) -> Inventory:

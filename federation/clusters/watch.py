@@ -39,6 +39,19 @@ class RawWatch(k8s_watch.Watch):
         return super().unmarshal_event(data, None)
 
 
+def without_managed_fields(obj: dict[str, Any]) -> dict[str, Any]:
+    """A reflector transform: the object without ``metadata.managedFields`` (often the
+    biggest part of it) and the last-applied annotation; nothing fedctl reads."""
+    meta = obj.get("metadata")
+    if not isinstance(meta, dict):
+        return obj
+    meta.pop("managedFields", None)
+    ann = meta.get("annotations")
+    if isinstance(ann, dict):
+        ann.pop("kubectl.kubernetes.io/last-applied-configuration", None)
+    return obj
+
+
 def object_key(obj: dict[str, Any]) -> str:
     meta = obj.get("metadata") or {}
     ns = meta.get("namespace")
@@ -56,6 +69,7 @@ class Reflector:
         silence_grace: float = 15.0,
         request_timeout: float = 15.0,
         list_kwargs: dict[str, Any] | None = None,
+        transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     ) -> None:
         self.name = name
         self._list = list_call
@@ -64,6 +78,8 @@ class Reflector:
         self._silence_grace = silence_grace
         self._request_timeout = request_timeout
         self._kwargs = dict(list_kwargs or {})
+        # what to keep of each object (client-go's transform): caches hold only that
+        self._transform = transform
         self.store: dict[str, dict[str, Any]] = {}
         self.resource_version: str | None = None
         self.synced = asyncio.Event()
@@ -80,6 +96,8 @@ class Reflector:
         finally:
             resp.release()
         items = body.get("items") or []
+        if self._transform is not None:
+            items = [self._transform(o) for o in items]
         fresh = {object_key(o): o for o in items}
         removed = set(self.store) - set(fresh)
         self.store = fresh
@@ -111,6 +129,8 @@ class Reflector:
                     self.resource_version = rv
                 if kind == "BOOKMARK":
                     continue
+                if self._transform is not None:
+                    raw = self._transform(raw)
                 key = object_key(raw)
                 if kind == "DELETED":
                     self.store.pop(key, None)

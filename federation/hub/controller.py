@@ -28,7 +28,7 @@ from federation.clusters.client import DEFAULT_TIMEOUT, api_client
 from federation.clusters.crds import ensure_crds
 from federation.clusters.health import Health
 from federation.clusters.join import install_crds
-from federation.clusters.watch import Reflector
+from federation.clusters.watch import Reflector, without_managed_fields
 from federation.errors import FedctlError
 from federation.hub import events
 from federation.hub.bindings import PLURAL as BINDINGS
@@ -257,7 +257,8 @@ class Hub:
             on_change = None if plural == BINDINGS else self._policy_changed
             out[plural] = Reflector(f"hub/{plural}", custom.list_cluster_custom_object,
                                     list_kwargs={"group": GROUP, "version": VERSION,
-                                                 "plural": plural}, on_change=on_change)
+                                                 "plural": plural}, on_change=on_change,
+                                    transform=without_managed_fields)
         out["memberclusters"] = Reflector(
             "hub/memberclusters", custom.list_cluster_custom_object,
             list_kwargs={"group": GROUP, "version": VERSION, "plural": "memberclusters"},
@@ -271,7 +272,8 @@ class Hub:
                  "Secret": core.list_secret_for_all_namespaces,
                  "ServiceAccount": core.list_service_account_for_all_namespaces}
         return {f"dep/{kind}": Reflector(f"hub/{kind}", call,
-                                         on_change=self._dependency_changed(kind))
+                                         on_change=self._dependency_changed(kind),
+                                         transform=without_managed_fields)
                 for kind, call in calls.items()}
 
     def _dependency_changed(self, kind: str) -> Callable[[str, dict[str, Any]], None]:
@@ -302,7 +304,8 @@ class Hub:
             watched.append(WatchedKind(api_version, kind, plural))
             self.templates[(api_version, kind)] = Reflector(
                 f"hub/{kind}", getattr(api, method),
-                on_change=self._template_changed(api_version, kind))
+                on_change=self._template_changed(api_version, kind),
+                transform=without_managed_fields)
         groups = await k8s.ApisApi(hub).get_api_versions(_request_timeout=DEFAULT_TIMEOUT)
         served = {g.name: {v.version for v in g.versions} for g in groups.groups}
         custom = k8s.CustomObjectsApi(hub)
@@ -313,7 +316,8 @@ class Hub:
             self.templates[(wk.api_version, wk.kind)] = Reflector(
                 f"hub/{wk.kind}", custom.list_cluster_custom_object,
                 list_kwargs={"group": wk.group, "version": wk.version, "plural": wk.plural},
-                on_change=self._template_changed(wk.api_version, wk.kind))
+                on_change=self._template_changed(wk.api_version, wk.kind),
+                transform=without_managed_fields)
         return watched
 
     async def _sync_members(self, hub: k8s.ApiClient, members: Members) -> None:

@@ -23,10 +23,10 @@ from kubernetes_asyncio import client as k8s
 from federation.catalog.prices import PriceCatalog, cluster_prices, vcpu_price
 from federation.clusters.client import DEFAULT_TIMEOUT
 from federation.clusters.health import NOT_READY_TAINT, UNREACHABLE_TAINT, Health
-from federation.clusters.inventory import Inventory, compute_inventory
+from federation.clusters.inventory import Inventory, compute_inventory, slim_node, slim_pod
 from federation.clusters.join import read_member_kubeconfig
 from federation.clusters.pool import ClientPool
-from federation.clusters.watch import Reflector
+from federation.clusters.watch import Reflector, without_managed_fields
 from federation.model.cluster import EDGE_TAINT_KEY, ClusterSnapshot, GpuPrice, Taint
 from federation.scheduling.reservations import Ledger, reserve
 from federation.syncer.apply import MemberApplier
@@ -202,9 +202,9 @@ class Members:
         core = k8s.CoreV1Api(member.api)
         notify = self._on_change
         nodes = Reflector(f"{name}/nodes", core.list_node,
-                          on_change=lambda _k, _o: None)
+                          on_change=lambda _k, _o: None, transform=slim_node)
         pods = Reflector(f"{name}/pods", core.list_pod_for_all_namespaces,
-                         on_change=lambda _k, _o: None)
+                         on_change=lambda _k, _o: None, transform=slim_pod)
         labels = {k: v for k, v in (obj["metadata"].get("labels") or {}).items()
                   if k != "app.kubernetes.io/managed-by"}
         rec = MemberRecord(name=name, spec=obj["spec"], labels=labels,
@@ -244,7 +244,7 @@ class Members:
                 f"{rec.name}/{wk.kind}", custom.list_cluster_custom_object,
                 list_kwargs={"group": group, "version": version, "plural": wk.plural,
                              "label_selector": f"{MANAGED_BY_LABEL}={MANAGED_BY}"},
-                on_change=self._copy_changed(rec.name, wk))
+                on_change=self._copy_changed(rec.name, wk), transform=without_managed_fields)
             rec.copies[(wk.api_version, wk.kind)] = refl
             rec.tasks.append(asyncio.create_task(refl.run(), name=f"{rec.name}/{wk.kind}"))
 

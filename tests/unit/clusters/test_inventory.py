@@ -73,3 +73,25 @@ def test_pod_requests_take_the_largest_init_container() -> None:
 def test_unknown_product_label_is_kept_verbatim() -> None:
     inv = compute_inventory([node("a", 2, "NVIDIA-Future-GPU")], [])
     assert set(inv.gpus) == {"NVIDIA-Future-GPU"}
+
+
+def test_slim_objects_give_the_same_inventory() -> None:
+    from federation.clusters.inventory import slim_node, slim_pod
+
+    nodes = [node("a", 8, "NVIDIA-H100-80GB-HBM3"), node("c", 4, "NVIDIA-L4", ready=False),
+             node("d", 2, "NVIDIA-L4", unschedulable=True), node("cpu")]
+    for n in nodes:
+        n["metadata"]["managedFields"] = [{"manager": "kubelet"}]
+        n["metadata"]["labels"]["kubernetes.io/hostname"] = n["metadata"]["name"]
+        n["status"]["conditions"].append({"type": "MemoryPressure", "status": "False"})
+    pods = [pod("a", 3), pod("a", 1, init_gpus=4), pod("cpu", cpu="2"), pod(None, 8),
+            pod("a", 8, phase="Succeeded")]
+    pods[0]["metadata"]["labels"] = {"fedctl.dev/binding": "ns.w", "app": "x"}
+    for exclude in ((), ("ns.w",)):
+        full = compute_inventory(nodes, pods, exclude)
+        slim = compute_inventory([slim_node(n) for n in nodes], [slim_pod(p) for p in pods],
+                                 exclude)
+        assert slim == full
+    small = slim_pod(pods[0])
+    assert small["metadata"]["labels"] == {"fedctl.dev/binding": "ns.w"}
+    assert "managedFields" not in slim_node(nodes[0])["metadata"]
