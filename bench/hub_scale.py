@@ -1,0 +1,1883 @@
+"""Hub at scale: the hub's memory and reconcile cost at 100 and 1,000 members, no apiservers.
+
+    python bench/hub_scale.py [--clusters 100,1000] [--workloads 10000] [--objects full]
+        [--modes rebuild,hub,cached-inventory,cached-reserved] [--sample 2000]
+        [--mode-budget 90] [--breakdown 10]
+        [--system-pods-per-node 4] [--node-images 8] [--timeout 3600] [--seed 7]
+        [--cached-inventory] [--profile]
+
+Builds, in one process, the state a hub holds for a fleet and runs the hub's per-workload
+pipeline against it. Nothing talks to a Kubernetes API (there is none, and nothing mocks
+one): the objects the hub's reflectors would have received are generated as raw API JSON
+and decoded one object at a time (as watch events are), then put into the stores of the
+real ``Hub``, ``Members`` and ``Reflector`` objects:
+
+* per member: nodes (kwok-style manifests from ``federation.dev.nodes``, plus conditions,
+  addresses, GFD/NFD labels, a few images and managedFields) in node pools of mixed GPU
+  products sized so the fleet holds the workloads; DaemonSet and add-on pods; the pods of
+  the placed replicas (``fedctl.dev/binding`` label, ``nodeName``, requests, full status);
+  the member copies of the placed workloads (``render()`` output plus the fields the
+  member's apiserver and operators add); a ``MemberCluster`` (``member_cluster_manifest``)
+  and its kubeconfig Secret on the hub;
+* on the hub: W templates (~70% Deployments of 1-4 replicas with 0-1 GPUs, ~20%
+  PyTorchJobs of 2-8 replicas x 1-8 GPUs, ~10% InferenceServices), W ResourceBindings
+  (``clusters_spec`` with the holds from ``holds_for``), propagation and override policies;
+  the capacity ``Ledger`` is seeded from the bindings by ``Hub._seed_ledger``.
+
+The initial placement is a greedy first fit done by this program (it stands for "the hub
+placed these earlier"); the measured reconciles then run the real scheduler with that
+placement as the previous one, as a resync does.
+
+Measured: (1) VmRSS/VmHWM of this process after building everything (after
+``gc.collect()``), with RSS checkpoints per stage and per-object deep sizes; (2) the CPU
+part of one reconcile, as ``Reconciler.reconcile`` does it, for a random sample of
+workloads: policy selection, ``extract_demand`` and referenced objects;
+``Members.snapshots`` (per member: its inventory from the node and pod caches, prices,
+taints, ``reserve()`` of what other bindings hold); ``Scheduler.schedule``;
+``holds_for`` + ``Ledger.set``; override selection, ``render`` and the applied-digest
+check per chosen cluster; the prune step (orphan copies in every member's cache); the
+binding body and status and the template's aggregated status. API writes (the binding's
+server-side apply, status patches) are not included. Modes:
+
+* ``rebuild``: every member's inventory recomputed from its raw node and pod lists on
+  every reconcile (the hub before commit c373082; done by clearing the inventory caches);
+* ``hub``: the code as it is (since c373082 each member's ``Inventory`` is cached per
+  nodes version, pods version and holders; prices, taints, ``reserve()`` per reconcile);
+* ``cached-inventory`` (``--cached-inventory``): each member's whole snapshot before
+  ``reserve()`` cached, keyed on its reflectors' versions and a per-member version of the
+  ledger's holders, so a reconcile only re-applies ``reserve()``;
+* ``cached-reserved``: also the reserved snapshot of every member the workload holds
+  nothing on, keyed on a per-member version of what the ledger holds there.
+
+The cached modes compare their snapshots with ``Members.snapshots`` (20 reconciles each).
+
+``--objects lean`` simulates a transform on ingest: managedFields and the last-applied
+annotation dropped everywhere, nodes and pods cut to the fields ``compute_inventory`` reads.
+
+Several cluster counts or object modes run one subprocess each (so every RSS is clean).
+Prints one JSON document; asserts nothing. Applies the hub's GC thresholds
+(``federation.tuning``) as ``fedctl hub run`` does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import cProfile
+import gc
+import json
+import os
+import platform
+import pstats
+import random
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from copy import deepcopy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from federation.catalog.egress import load_egress_matrix
+from federation.catalog.gpus import GpuProduct, lookup
+from federation.catalog.prices import load_price_catalog
+from federation.clusters.health import Health
+from federation.clusters.inventory import compute_inventory
+from federation.clusters.join import member_cluster_manifest
+from federation.clusters.watch import Reflector, object_key
+from federation.dev.nodes import node_manifests
+from federation.fleet import (
+    ClusterSpec,
+    Fleet,
+    NodePool,
+    ObjectStoreSpec,
+    Pricing,
+    Simulation,
+)
+from federation.hub.bindings import PLURAL as BINDINGS
+from federation.hub.bindings import TemplateKey, clusters_spec, condition, placement_of
+from federation.hub.controller import Hub, HubConfig
+from federation.hub.members import MemberRecord, Members, WatchedKind
+from federation.hub.reconcile import (
+    TRAINING_GANGS,
+    Outcome,
+    _applied_condition,
+    _conds,
+    _digest,
+    _now,
+)
+from federation.interpreters.demand import extract_demand
+from federation.interpreters.interpreter import PHASE_ORDER, Interpreters
+from federation.interpreters.paths import get_at
+from federation.model.cluster import ClusterSnapshot
+from federation.model.demand import Demand
+from federation.model.placement import Placement
+from federation.scheduling.reservations import Hold, Ledger, Shape, holds_for, reserve
+from federation.scheduling.runtime import Scheduler
+from federation.syncer.apply import MemberApplier
+from federation.syncer.dependencies import referenced
+from federation.syncer.labels import BINDING_LABEL, MANAGED_BY, MANAGED_BY_LABEL
+from federation.syncer.render import MemberTarget, render
+from federation.tuning import tune_process_gc
+from policies.match import select_overrides, select_policy
+from policies.models import GROUP, VERSION, PropagationPolicy
+
+Obj = dict[str, Any]
+KiB, MiB, GiB = 1024, 1024**2, 1024**3
+SITES = [("aws", "us-east-1"), ("aws", "us-west-2"), ("aws", "eu-west-1"),
+         ("aws", "ap-northeast-1"), ("gcp", "us-central1"), ("gcp", "europe-west4"),
+         ("gcp", "asia-northeast1"), ("azure", "eastus"), ("azure", "westeurope"),
+         ("onprem", "dc1"), ("onprem", "dc2")]
+# in the order the policies' preference and then price pick them
+TRAIN_GPUS = ("H100-80GB", "H200-141GB", "A100-80GB")
+SERVE_GPUS = ("L4-24GB", "A10G-24GB", "T4-16GB", "L40S-48GB")
+NAMESPACES = [f"team-{i:02d}" for i in range(40)]
+FRONTEND_NAMESPACES = NAMESPACES[:16]  # each has a namespaced policy for tier=frontend
+# typical request sizes (people copy sizes; the ledger aggregates holds by shape)
+CPU_SIZES = [("250m", "512Mi"), ("500m", "1Gi"), ("1", "2Gi"), ("2", "4Gi"), ("4", "8Gi")]
+GPU_WEB_SIZES = [("4", "16Gi"), ("8", "32Gi"), ("6", "24Gi")]
+TRAIN_GPU_COUNTS = (1, 2, 4, 8)
+DAEMONSETS = [  # (namespace, name, GPU nodes only, cpu, memory)
+    ("kube-system", "kube-proxy", False, "100m", "128Mi"),
+    ("kube-system", "cilium", False, "100m", "256Mi"),
+    ("monitoring", "node-exporter", False, "50m", "64Mi"),
+    ("gpu-operator", "nvidia-device-plugin-daemonset", True, "50m", "128Mi"),
+    ("gpu-operator", "gpu-feature-discovery", True, "50m", "64Mi"),
+    ("gpu-operator", "nvidia-dcgm-exporter", True, "100m", "512Mi"),
+    ("logging", "fluent-bit", False, "100m", "128Mi"),
+]
+ADDONS = [("kube-system", "coredns", 2), ("kube-system", "metrics-server", 1),
+          ("monitoring", "kube-state-metrics", 1), ("gpu-operator", "gpu-operator", 1)]
+KINDS_CORE = ["Binding", "ComponentStatus", "ConfigMap", "Endpoints", "Event", "LimitRange",
+              "Namespace", "Node", "PersistentVolume", "PersistentVolumeClaim", "Pod",
+              "PodTemplate", "ReplicationController", "ResourceQuota", "Secret",
+              "Service", "ServiceAccount"]
+KINDS_GROUPS = ["apps/ControllerRevision", "apps/DaemonSet", "apps/Deployment",
+                "apps/ReplicaSet", "apps/StatefulSet", "batch/CronJob", "batch/Job",
+                "autoscaling/HorizontalPodAutoscaler", "policy/PodDisruptionBudget",
+                "networking.k8s.io/Ingress", "networking.k8s.io/NetworkPolicy",
+                "networking.k8s.io/IngressClass", "rbac.authorization.k8s.io/Role",
+                "rbac.authorization.k8s.io/RoleBinding", "rbac.authorization.k8s.io/ClusterRole",
+                "rbac.authorization.k8s.io/ClusterRoleBinding", "storage.k8s.io/StorageClass",
+                "storage.k8s.io/CSIDriver", "storage.k8s.io/CSINode",
+                "storage.k8s.io/VolumeAttachment", "coordination.k8s.io/Lease",
+                "discovery.k8s.io/EndpointSlice", "scheduling.k8s.io/PriorityClass",
+                "node.k8s.io/RuntimeClass", "apiextensions.k8s.io/CustomResourceDefinition",
+                "admissionregistration.k8s.io/ValidatingWebhookConfiguration",
+                "admissionregistration.k8s.io/MutatingWebhookConfiguration",
+                "certificates.k8s.io/CertificateSigningRequest",
+                "flowcontrol.apiserver.k8s.io/FlowSchema",
+                "flowcontrol.apiserver.k8s.io/PriorityLevelConfiguration",
+                "nvidia.com/ClusterPolicy", "monitoring.coreos.com/ServiceMonitor",
+                "monitoring.coreos.com/PodMonitor", "monitoring.coreos.com/PrometheusRule"]
+KINDS_TRAINING = ["kubeflow.org/PyTorchJob", "kubeflow.org/TFJob", "kubeflow.org/MPIJob",
+                  "kubeflow.org/XGBoostJob", "kubeflow.org/PaddleJob", "kubeflow.org/JAXJob"]
+KINDS_SERVING = ["serving.kserve.io/InferenceService", "serving.kserve.io/ServingRuntime",
+                 "serving.kserve.io/ClusterServingRuntime", "serving.kserve.io/TrainedModel",
+                 "serving.kserve.io/InferenceGraph"]
+TEMPLATE_KINDS = {
+    "Deployment": WatchedKind("apps/v1", "Deployment", "deployments"),
+    "PyTorchJob": WatchedKind("kubeflow.org/v1", "PyTorchJob", "pytorchjobs"),
+    "InferenceService": WatchedKind("serving.kserve.io/v1beta1", "InferenceService",
+                                    "inferenceservices"),
+}
+MODES = ("rebuild", "hub", "cached-inventory", "cached-reserved")
+TS = "2026-11-23T08:00:00Z"
+
+
+class Deadline(Exception):
+    """The run's --timeout passed."""
+
+
+# ---- machine -------------------------------------------------------------------------------
+
+
+def loadavg() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def machine() -> dict[str, Any]:
+    mem_kb = 0
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                mem_kb = int(line.split()[1])
+    return {"cpus": os.cpu_count(), "memory_gib": round(mem_kb / 2**20, 1),
+            "python": platform.python_version(), "platform": platform.platform(),
+            "machine": platform.machine()}
+
+
+def proc_mem() -> dict[str, float]:
+    """VmRSS (current) and VmHWM (peak) of this process, MiB."""
+    out: dict[str, float] = {}
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(("VmRSS:", "VmHWM:")):
+                key, value = line.split(":", 1)
+                out[key.lower() + "_mib"] = round(int(value.split()[0]) / 1024, 1)
+    return out
+
+
+# ---- raw API objects -------------------------------------------------------------------------
+
+
+class Ids:
+    """Seeded uids, resourceVersions and name suffixes."""
+
+    ALNUM = "bcdfghjklmnpqrstvwxz2456789"
+
+    def __init__(self, rnd: random.Random) -> None:
+        self.rnd = rnd
+        self.rv = 1000
+
+    def uid(self) -> str:
+        return str(uuid.UUID(int=self.rnd.getrandbits(128), version=4))
+
+    def version(self) -> str:
+        self.rv += 1
+        return str(self.rv)
+
+    def suffix(self, n: int = 5) -> str:
+        return "".join(self.rnd.choices(self.ALNUM, k=n))
+
+
+def fields_v1(value: Any) -> Any:
+    """A managedFields ``fieldsV1`` set for ``value`` (keys as ``f:``, named list items as
+    ``k:``), the shape the apiserver records for the fields a manager wrote."""
+    if isinstance(value, dict):
+        return {f"f:{k}": fields_v1(v) for k, v in value.items()}
+    if isinstance(value, list) and value and all(
+            isinstance(x, dict) and "name" in x for x in value):
+        return {"k:" + json.dumps({"name": x["name"]}, separators=(",", ":")):
+                {".": {}, **fields_v1(x)} for x in value}
+    return {}
+
+
+def managed(manager: str, operation: str, api_version: str, part: Obj,
+            subresource: str | None = None) -> Obj:
+    entry: Obj = {"manager": manager, "operation": operation, "apiVersion": api_version,
+                  "time": TS, "fieldsType": "FieldsV1", "fieldsV1": fields_v1(part)}
+    if subresource:
+        entry["subresource"] = subresource
+    return entry
+
+
+def server_meta(meta: Obj, ids: Ids, generation: bool = True) -> Obj:
+    """What the apiserver adds to an object's metadata."""
+    meta["uid"] = ids.uid()
+    meta["resourceVersion"] = ids.version()
+    if generation:
+        meta["generation"] = 1
+    meta["creationTimestamp"] = TS
+    return meta
+
+
+def decode(obj: Obj) -> Obj:
+    """The object as a reflector holds it: decoded from its own JSON document (a watch
+    event), so no string is shared with any other object."""
+    out: Obj = json.loads(json.dumps(obj, separators=(",", ":")))
+    return out
+
+
+def lean(obj: Obj, what: str) -> Obj:
+    """``--objects lean``: a transform on ingest (what a reflector could keep instead)."""
+    meta = obj.get("metadata") or {}
+    meta.pop("managedFields", None)
+    (meta.get("annotations") or {}).pop("kubectl.kubernetes.io/last-applied-configuration",
+                                        None)
+    if what == "pod":
+        spec = obj.get("spec") or {}
+        labels = meta.get("labels") or {}
+
+        def res(cs: Any) -> list[Obj]:
+            return [{"resources": c.get("resources") or {}} for c in cs or []]
+
+        out: Obj = {"metadata": {"name": meta.get("name"), "namespace": meta.get("namespace")},
+                    "spec": {"nodeName": spec.get("nodeName"),
+                             "containers": res(spec.get("containers"))},
+                    "status": {"phase": (obj.get("status") or {}).get("phase")}}
+        if BINDING_LABEL in labels:
+            out["metadata"]["labels"] = {BINDING_LABEL: labels[BINDING_LABEL]}
+        if spec.get("initContainers"):
+            out["spec"]["initContainers"] = res(spec["initContainers"])
+        return out
+    if what == "node":
+        status = obj.get("status") or {}
+        labels = meta.get("labels") or {}
+        keep = ("nvidia.com/gpu.product", "nvidia.com/gpu.memory")
+        return {"metadata": {"name": meta.get("name"),
+                             "labels": {k: labels[k] for k in keep if k in labels}},
+                "spec": {k: v for k, v in (obj.get("spec") or {}).items()
+                         if k == "unschedulable"},
+                "status": {"allocatable": status.get("allocatable"),
+                           "capacity": status.get("capacity"),
+                           "conditions": [c for c in status.get("conditions") or []
+                                          if c.get("type") == "Ready"]}}
+    return obj
+
+
+# ---- the fleet ----------------------------------------------------------------------------
+
+
+@dataclass
+class BenchNode:
+    name: str
+    product: str | None
+    gpus: int
+    cpu: int
+    mem: int
+
+
+@dataclass
+class BenchCluster:
+    spec: ClusterSpec
+    ready: bool
+    nodes: dict[str | None, list[BenchNode]] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+def _pool(name: str, count: int, product: str | None, per_node: int, cpu: int,
+          mem: int) -> NodePool:
+    gpu: GpuProduct | None = lookup(product) if product else None
+    return NodePool(name=name, count=count, gpu=gpu, gpus_per_node=per_node if gpu else 0,
+                    cpu_millis=cpu, memory_bytes=mem)
+
+
+def build_fleet(n: int, rnd: random.Random, train_gpus: int, serve_gpus: int,
+                cpu_millis: int) -> tuple[Fleet, list[BenchCluster]]:
+    """Clusters at the SITES, node pools sized so the fleet holds the workloads with
+    ~35% headroom: 60% of non-edge clusters train (8-GPU H100/A100/H200 nodes), every
+    non-edge cluster serves (4-GPU L4/T4/A10G/L40S nodes) and has CPU nodes; every 20th
+    is a small edge site; every 50th (index 17 mod 50) is NotReady and holds nothing."""
+    edge = [i % 20 == 19 for i in range(n)]
+    trains = [not edge[i] and rnd.random() < 0.6 for i in range(n)]
+    t_weight = [rnd.uniform(0.5, 1.5) if trains[i] else 0.0 for i in range(n)]
+    s_weight = [0.0 if edge[i] else rnd.uniform(0.5, 1.5) for i in range(n)]
+    t_sum, s_sum = sum(t_weight) or 1.0, sum(s_weight) or 1.0
+    stores, clusters, bench = [], [], []
+    for (provider, region) in SITES:
+        stores.append(ObjectStoreSpec(name=f"{provider}-{region}-models", provider="s3",
+                                      region=region, bucket="models",
+                                      endpoint=f"https://s3.{region}.example.com"))
+    stores.append(ObjectStoreSpec(name="edge-models", provider="s3", region="edge",
+                                  bucket="models", endpoint="https://edge.example.com",
+                                  edge=True))
+    for i in range(n):
+        provider, region = SITES[i % len(SITES)]
+        if edge[i]:
+            provider, region = "onprem", "edge"
+        name = f"{provider}-{region}-{i:04d}"
+        pools = []
+        if trains[i]:
+            share = train_gpus * 1.35 * t_weight[i] / t_sum
+            products = [rnd.choice(TRAIN_GPUS)]
+            if rnd.random() < 0.2:
+                products.append(rnd.choice([p for p in TRAIN_GPUS if p != products[0]]))
+            for j, p in enumerate(products):
+                count = max(1, round(share / 8 / len(products)))
+                pools.append(_pool(f"train{j}", count, p, 8, 192_000, 2048 * GiB))
+        if edge[i]:
+            pools.append(_pool("t4", 2, "T4-16GB", 1, 16_000, 64 * GiB))
+            pools.append(_pool("cpu", 1, None, 0, 16_000, 64 * GiB))
+        else:
+            share = serve_gpus * 1.35 * s_weight[i] / s_sum
+            products = [rnd.choice(SERVE_GPUS)]
+            if rnd.random() < 0.3:
+                products.append(rnd.choice([p for p in SERVE_GPUS if p != products[0]]))
+            for j, p in enumerate(products):
+                count = max(1, round(share / 4 / len(products)))
+                pools.append(_pool(f"serve{j}", count, p, 4, 48_000, 192 * GiB))
+            cpu_nodes = max(2, round(cpu_millis * 1.5 * s_weight[i] / s_sum / 64_000))
+            pools.append(_pool("cpu", cpu_nodes, None, 0, 64_000, 256 * GiB))
+        pricing = Pricing(on_demand=(("H100-80GB", 1.85), ("A100-80GB", 1.2),
+                                     ("H200-141GB", 2.4), ("L40S-48GB", 0.9),
+                                     ("L4-24GB", 0.45), ("T4-16GB", 0.2),
+                                     ("A10G-24GB", 0.6)) if provider == "onprem" else (),
+                          spot_available=provider != "onprem" and rnd.random() < 0.5)
+        tier = "edge" if edge[i] else ("onprem" if provider == "onprem" else "cloud")
+        spec = ClusterSpec(
+            name=name, provider=provider, region=region, zone=f"{region}-{'abc'[i % 3]}",
+            labels=(("fedctl.dev/tier", tier), ("env", "prod")), edge=edge[i],
+            pricing=pricing,
+            object_stores=("edge-models",) if edge[i] else (f"{provider}-{region}-models",),
+            simulate=Simulation(node_pools=tuple(pools)))
+        clusters.append(spec)
+        bench.append(BenchCluster(spec, ready=i % 50 != 17))
+    return Fleet(name="hub-scale", clusters=tuple(clusters), object_stores=tuple(stores)), bench
+
+
+def node_object(manifest: Obj, ids: Ids, images: int, rnd: random.Random) -> Obj:
+    """A kwok node from ``node_manifests`` with what the kubelet (kwok) and the usual
+    node agents add: conditions, addresses, GFD/NFD labels, images, managedFields."""
+    meta = manifest["metadata"]
+    server_meta(meta, ids, generation=False)
+    labels = meta["labels"]
+    labels["node.kubernetes.io/instance-type"] = rnd.choice(
+        ["p5.48xlarge", "a3-highgpu-8g", "g6.12xlarge", "m7i.16xlarge", "custom"])
+    labels["beta.kubernetes.io/os"] = "linux"
+    labels["beta.kubernetes.io/arch"] = "amd64"
+    if "nvidia.com/gpu.product" in labels:
+        labels.update({"nvidia.com/cuda.driver.major": "550", "nvidia.com/cuda.driver.minor": "90",
+                       "nvidia.com/cuda.runtime.major": "12", "nvidia.com/cuda.runtime.minor": "4",
+                       "nvidia.com/gpu.compute.major": "9", "nvidia.com/gpu.machine": "custom",
+                       "nvidia.com/mig.capable": "false", "nvidia.com/gpu.deploy.driver": "true",
+                       "feature.node.kubernetes.io/pci-10de.present": "true",
+                       "feature.node.kubernetes.io/kernel-version.full": "6.8.0-1015-aws"})
+    meta["annotations"]["node.alpha.kubernetes.io/ttl"] = "0"
+    manifest["spec"]["podCIDR"] = f"10.{rnd.randrange(256)}.{rnd.randrange(256)}.0/24"
+    manifest["spec"]["podCIDRs"] = [manifest["spec"]["podCIDR"]]
+    status = manifest["status"]
+    status["conditions"] = [
+        {"type": t, "status": s, "lastHeartbeatTime": TS, "lastTransitionTime": TS,
+         "reason": r, "message": m}
+        for t, s, r, m in (("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
+                           ("MemoryPressure", "False", "KubeletHasSufficientMemory",
+                            "kubelet has sufficient memory available"),
+                           ("DiskPressure", "False", "KubeletHasNoDiskPressure",
+                            "kubelet has no disk pressure"),
+                           ("PIDPressure", "False", "KubeletHasSufficientPID",
+                            "kubelet has sufficient PID available"),
+                           ("NetworkUnavailable", "False", "RouteCreated",
+                            "RouteController created a route"))]
+    status["addresses"] = [{"type": "InternalIP",
+                            "address": f"10.0.{rnd.randrange(256)}.{rnd.randrange(256)}"},
+                           {"type": "Hostname", "address": meta["name"]}]
+    status["daemonEndpoints"] = {"kubeletEndpoint": {"Port": 10250}}
+    status["nodeInfo"].update({"machineID": ids.suffix(32), "systemUUID": ids.uid(),
+                               "bootID": ids.uid(), "kernelVersion": "6.8.0-1015-aws",
+                               "osImage": "Ubuntu 22.04.4 LTS"})
+    status["images"] = [{"names": [f"registry.example.com/img{k}@sha256:{ids.suffix(64)}",
+                                   f"registry.example.com/img{k}:v1.{k}"],
+                         "sizeBytes": rnd.randrange(10**7, 5 * 10**9)} for k in range(images)]
+    meta["managedFields"] = [
+        managed("kubelet", "Update", "v1", {"metadata": {"labels": labels,
+                                                          "annotations": meta["annotations"]}}),
+        managed("kubelet", "Update", "v1", {"status": status}, "status"),
+    ]
+    return manifest
+
+
+def pod_object(ids: Ids, rnd: random.Random, *, name: str, namespace: str,
+               labels: Mapping[str, str], owner: tuple[str, str, str], node: str,
+               containers: list[Obj], init: list[Obj] | None = None,
+               manager: str = "kube-controller-manager",
+               extra_spec: Obj | None = None) -> Obj:
+    """A Running pod as the member's apiserver returns it (defaults, token volume,
+    conditions, container statuses, managedFields)."""
+    vol = f"kube-api-access-{ids.suffix()}"
+    mount = {"name": vol, "readOnly": True,
+             "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount"}
+    full = []
+    for c in containers:
+        c = dict(c)
+        c.setdefault("resources", {})
+        c["volumeMounts"] = [*(c.get("volumeMounts") or []), mount]
+        c.update({"terminationMessagePath": "/dev/termination-log",
+                  "terminationMessagePolicy": "File", "imagePullPolicy": "IfNotPresent"})
+        full.append(c)
+    spec: Obj = {
+        "volumes": [{"name": vol, "projected": {"defaultMode": 420, "sources": [
+            {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
+            {"configMap": {"name": "kube-root-ca.crt",
+                           "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+            {"downwardAPI": {"items": [{"path": "namespace", "fieldRef": {
+                "apiVersion": "v1", "fieldPath": "metadata.namespace"}}]}}]}}],
+        "containers": full,
+        "restartPolicy": "Always", "terminationGracePeriodSeconds": 30,
+        "dnsPolicy": "ClusterFirst", "serviceAccountName": "default",
+        "serviceAccount": "default", "nodeName": node, "securityContext": {},
+        "schedulerName": "default-scheduler",
+        "tolerations": [{"key": "node.kubernetes.io/not-ready", "operator": "Exists",
+                         "effect": "NoExecute", "tolerationSeconds": 300},
+                        {"key": "node.kubernetes.io/unreachable", "operator": "Exists",
+                         "effect": "NoExecute", "tolerationSeconds": 300}],
+        "priority": 0, "enableServiceLinks": True, "preemptionPolicy": "PreemptLowerPriority",
+    }
+    if init:
+        spec["initContainers"] = [dict(c, terminationMessagePath="/dev/termination-log",
+                                       terminationMessagePolicy="File",
+                                       imagePullPolicy="IfNotPresent") for c in init]
+    spec.update(extra_spec or {})
+    ip = f"10.{rnd.randrange(256)}.{rnd.randrange(256)}.{rnd.randrange(1, 255)}"
+    host = f"10.0.{rnd.randrange(256)}.{rnd.randrange(256)}"
+    status: Obj = {
+        "phase": "Running",
+        "conditions": [{"type": t, "status": "True", "lastProbeTime": None,
+                        "lastTransitionTime": TS}
+                       for t in ("PodReadyToStartContainers", "Initialized", "Ready",
+                                 "ContainersReady", "PodScheduled")],
+        "hostIP": host, "hostIPs": [{"ip": host}], "podIP": ip, "podIPs": [{"ip": ip}],
+        "startTime": TS, "qosClass": "Burstable",
+        "containerStatuses": [{
+            "name": c["name"], "state": {"running": {"startedAt": TS}}, "lastState": {},
+            "ready": True, "restartCount": 0, "image": c.get("image", ""),
+            "imageID": f"{c.get('image', '')}@sha256:{ids.suffix(64)}",
+            "containerID": f"containerd://{ids.suffix(64)}", "started": True}
+            for c in full],
+    }
+    meta: Obj = {"name": name, "namespace": namespace, "labels": dict(labels),
+                 "ownerReferences": [{"apiVersion": owner[0], "kind": owner[1],
+                                      "name": owner[2], "uid": ids.uid(), "controller": True,
+                                      "blockOwnerDeletion": True}]}
+    server_meta(meta, ids, generation=False)
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec, "status": status}
+    meta["managedFields"] = [
+        managed(manager, "Update", "v1", {"metadata": {"labels": meta["labels"],
+                                                        "ownerReferences": {}},
+                                          "spec": {k: v for k, v in spec.items()
+                                                   if k != "nodeName"}}),
+        managed("kubelet", "Update", "v1", {"status": status}, "status"),
+    ]
+    return pod
+
+
+# ---- workloads ---------------------------------------------------------------------------
+
+
+@dataclass
+class Work:
+    cls: str  # web | frontend | gpu-web | training | inference
+    kind: str
+    namespace: str
+    name: str
+    template: Obj  # as the user wrote it
+    comps: list[tuple[str, int, int, int, int]]  # (component, replicas, gpus, cpu m, mem b)
+    allowed: tuple[str, ...]  # GPU products (empty: CPU only)
+    providers: tuple[str, ...] = ()  # clusterAffinity providers (empty: any)
+
+    @property
+    def api_version(self) -> str:
+        return TEMPLATE_KINDS[self.kind].api_version
+
+
+def _cpu(q: str) -> int:
+    return int(float(q[:-1]) if q.endswith("m") else float(q) * 1000)
+
+
+def _mem(q: str) -> int:
+    return int(q[:-2]) * (GiB if q.endswith("Gi") else MiB)
+
+
+def make_work(i: int, rnd: random.Random) -> Work:
+    ns = rnd.choice(NAMESPACES)
+    r = rnd.random()
+    if r < 0.7:
+        replicas = rnd.randint(1, 4)
+        gpu = rnd.random() < 0.4
+        name = f"{'svc' if gpu else 'web'}-{i:05d}"
+        cpu, mem = rnd.choice(GPU_WEB_SIZES if gpu else CPU_SIZES)
+        frontend = not gpu and ns in FRONTEND_NAMESPACES and rnd.random() < 0.3
+        labels = {"app": name, "team": ns,
+                  "fedctl.dev/class": "gpu-web" if gpu else "web"}
+        if frontend:
+            labels["tier"] = "frontend"
+        res: Obj = {"requests": {"cpu": cpu, "memory": mem},
+                    "limits": {"memory": mem}}
+        if gpu:
+            res["limits"]["nvidia.com/gpu"] = "1"
+        container = {"name": "app", "image": f"ghcr.io/example/{name.split('-')[0]}:1.{i % 7}",
+                     "ports": [{"name": "http", "containerPort": 8080, "protocol": "TCP"}],
+                     "env": [{"name": "LOG_LEVEL", "value": "info"},
+                             {"name": "APP_NAME", "value": name}],
+                     "readinessProbe": {"httpGet": {"path": "/healthz", "port": 8080},
+                                        "periodSeconds": 10},
+                     "resources": res}
+        tmpl: Obj = {"apiVersion": "apps/v1", "kind": "Deployment",
+                     "metadata": {"name": name, "namespace": ns, "labels": labels},
+                     "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
+                              "template": {"metadata": {"labels": {"app": name}},
+                                           "spec": {"containers": [container]}}}}
+        cls = "gpu-web" if gpu else ("frontend" if frontend else "web")
+        return Work(cls, "Deployment", ns, name, tmpl,
+                    [("Deployment", replicas, 1 if gpu else 0, _cpu(cpu), _mem(mem))],
+                    SERVE_GPUS if gpu else (), ("aws", "gcp") if frontend else ())
+    if r < 0.9:
+        replicas = rnd.randint(2, 8)
+        gpus = rnd.choice(TRAIN_GPU_COUNTS)
+        cpu, mem = str(12 * gpus), f"{100 * gpus}Gi"
+        name = f"train-{i:05d}"
+        pin = rnd.choice(TRAIN_GPUS) if rnd.random() < 0.3 else None
+
+        def replica_spec(n: int) -> Obj:
+            spec: Obj = {"containers": [{
+                "name": "pytorch", "image": f"ghcr.io/example/llm-train:2.{i % 5}",
+                "command": ["torchrun"], "args": ["--nproc-per-node", str(gpus), "train.py",
+                                                  "--config", f"configs/run-{i}.yaml"],
+                "env": [{"name": "NCCL_DEBUG", "value": "WARN"},
+                        {"name": "CHECKPOINT_DIR", "value": f"s3://ckpt/{name}/"}],
+                "resources": {"limits": {"nvidia.com/gpu": str(gpus), "cpu": cpu,
+                                         "memory": mem}},
+                "volumeMounts": [{"name": "dshm", "mountPath": "/dev/shm"}]}],
+                "volumes": [{"name": "dshm", "emptyDir": {"medium": "Memory"}}]}
+            if pin is not None:
+                product = lookup(pin)
+                assert product is not None
+                spec["nodeSelector"] = {"nvidia.com/gpu.product": product.gfd_product}
+            return {"replicas": n, "restartPolicy": "OnFailure",
+                    "template": {"metadata": {"labels": {"app": name}}, "spec": spec}}
+
+        tmpl = {"apiVersion": "kubeflow.org/v1", "kind": "PyTorchJob",
+                "metadata": {"name": name, "namespace": ns,
+                             "labels": {"team": ns, "fedctl.dev/class": "training"}},
+                "spec": {"runPolicy": {"cleanPodPolicy": "None"},
+                         "pytorchReplicaSpecs": {"Master": replica_spec(1),
+                                                 "Worker": replica_spec(replicas - 1)}}}
+        comps = [("Master", 1, gpus, _cpu(cpu), _mem(mem)),
+                 ("Worker", replicas - 1, gpus, _cpu(cpu), _mem(mem))]
+        return Work("training", "PyTorchJob", ns, name, tmpl, comps,
+                    (pin,) if pin else TRAIN_GPUS)
+    replicas = rnd.randint(2, 6)
+    name = f"chat-{i:05d}"
+    model = rnd.choice(["llama-3.1-8b-instruct", "mistral-7b", "qwen2.5-7b", "gemma-2-9b"])
+    tmpl = {"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
+            "metadata": {"name": name, "namespace": ns,
+                         "labels": {"app": name, "team": ns, "fedctl.dev/class": "inference"},
+                         "annotations": {"serving.kserve.io/deploymentMode": "RawDeployment"}},
+            "spec": {"predictor": {"minReplicas": replicas, "maxReplicas": replicas * 2,
+                                   "model": {"modelFormat": {"name": "huggingface"},
+                                             "storageUri": f"s3://models/{model}/",
+                                             "args": ["--max-model-len", "8192"],
+                                             "resources": {
+                                                 "requests": {"cpu": "4", "memory": "24Gi"},
+                                                 "limits": {"nvidia.com/gpu": "1", "cpu": "8",
+                                                            "memory": "32Gi"}}}}}}
+    return Work("inference", "InferenceService", ns, name, tmpl,
+                [("predictor", replicas, 1, 4000, 24 * GiB)], SERVE_GPUS)
+
+
+def policy_objects(ids: Ids) -> list[Obj]:
+    """PropagationPolicies and OverridePolicies as the hub's reflectors hold them."""
+    api = f"{GROUP}/{VERSION}"
+
+    def obj(kind: str, name: str, spec: Obj, namespace: str | None = None) -> Obj:
+        meta: Obj = {"name": name}
+        if namespace:
+            meta["namespace"] = namespace
+        out = {"apiVersion": api, "kind": kind, "metadata": server_meta(meta, ids),
+               "spec": spec}
+        meta["managedFields"] = [managed("kubectl-client-side-apply", "Update", api,
+                                         {"spec": spec})]
+        return out
+
+    def sel(kind: str, **labels: str) -> Obj:
+        wk = TEMPLATE_KINDS[kind]
+        out: Obj = {"apiVersion": wk.api_version, "kind": kind}
+        if labels:
+            out["labelSelector"] = {"matchLabels": labels}
+        return out
+
+    serve = {"products": ["L4", "T4", "A10G", "L40S"], "preference": ["L4", "A10G"]}
+    out = [
+        obj("ClusterPropagationPolicy", "web", {
+            "resourceSelectors": [sel("Deployment", **{"fedctl.dev/class": "web"})],
+            "placement": {"clusterAffinity": {"providers": ["aws", "gcp", "azure", "onprem"]},
+                          "replicaScheduling": {"type": "Divided", "division": "Aggregated"},
+                          "scoreWeights": {"cost": 1, "balanced": 1}}}),
+        obj("ClusterPropagationPolicy", "gpu-web", {
+            "resourceSelectors": [sel("Deployment", **{"fedctl.dev/class": "gpu-web"})],
+            "placement": {"clusterAffinity": {"providers": ["aws", "gcp", "azure", "onprem"]},
+                          "replicaScheduling": {"type": "Divided", "division": "Aggregated"},
+                          "gpu": serve, "scoreWeights": {"cost": 1, "gpuPreference": 1}}}),
+        obj("ClusterPropagationPolicy", "training", {
+            "resourceSelectors": [sel("PyTorchJob")],
+            "placement": {
+                "clusterAffinity": {"labelSelector": {"matchExpressions": [
+                    {"key": "fedctl.dev/tier", "operator": "In", "values": ["onprem", "cloud"]}]}},
+                "gpu": {"products": ["H100", "A100*", "H200"], "preference": ["H100", "H200"]},
+                "cost": {"budgetPerHour": 1000, "spotAllowed": False},
+                "data": {"datasets": [{"name": "corpus", "uri": "s3://data/corpus/",
+                                       "size": "20Ti", "region": "us-east-1",
+                                       "provider": "aws"}]},
+                "gang": {"mode": "SingleCluster"},
+                "scoreWeights": {"cost": 2, "dataLocality": 1, "gpuPreference": 1}},
+            "failover": {"clusterNotReadySeconds": 120}}),
+        obj("ClusterPropagationPolicy", "inference", {
+            "resourceSelectors": [sel("InferenceService")],
+            "placement": {"replicaScheduling": {"type": "Divided", "division": "FreeCapacity"},
+                          "gpu": serve, "scoreWeights": {"artifactCached": 2, "cost": 1}}}),
+    ]
+    for ns in FRONTEND_NAMESPACES:
+        out.append(obj("PropagationPolicy", "frontend", {
+            "resourceSelectors": [sel("Deployment", tier="frontend")], "priority": 5,
+            "placement": {"clusterAffinity": {"providers": ["aws", "gcp"]},
+                          "replicaScheduling": {"type": "Divided", "division": "Aggregated"}}},
+            namespace=ns))
+    selectors = [sel(k) for k in TEMPLATE_KINDS]
+    out.append(obj("ClusterOverridePolicy", "registry-mirrors", {
+        "resourceSelectors": selectors,
+        "overrideRules": [
+            {"targetCluster": {"providers": ["aws"]}, "overriders": {"imageRegistry": {
+                "operator": "Replace", "value": "123456789012.dkr.ecr.us-east-1.amazonaws.com"}}},
+            {"targetCluster": {"providers": ["gcp"]}, "overriders": {"imageRegistry": {
+                "operator": "Replace", "value": "europe-docker.pkg.dev/example/mirror"}}},
+            {"targetCluster": {"providers": ["azure"]}, "overriders": {"imageRegistry": {
+                "operator": "Replace", "value": "example.azurecr.io"}}},
+            {"overriders": {"env": [{"name": "FEDCTL_FLEET", "value": "prod"}],
+                            "labels": {"fedctl.dev/fleet": "prod"}}}]}))
+    out.append(obj("ClusterOverridePolicy", "model-mirror", {
+        "resourceSelectors": [sel("InferenceService")],
+        "overrideRules": [{"targetCluster": {"providers": ["gcp"]}, "overriders": {
+            "storageUri": {"from": "s3://models/", "to": "gs://models-mirror/"}}}]}))
+    return out
+
+
+# ---- placement (the state "the hub placed earlier") ------------------------------------------
+
+
+def eligible(work: Work, c: BenchCluster) -> bool:
+    spec = c.spec
+    if not c.ready or spec.edge:
+        return False
+    if work.providers and spec.provider not in work.providers:
+        return False
+    if work.cls == "web" and spec.provider not in ("aws", "gcp", "azure", "onprem"):
+        return False
+    return not work.allowed or any(p in c.nodes for p in work.allowed)
+
+
+def fit(c: BenchCluster, product: str | None, asks: list[tuple[str, int, int, int, int]]
+        ) -> list[tuple[str, BenchNode]] | None:
+    """First fit of every (component, n, gpus, cpu, mem) replica on nodes of ``product``
+    (CPU nodes first for CPU-only replicas); all or nothing, committed on success."""
+    pools = c.nodes.get(product, []) if product else [*c.nodes.get(None, []),
+                                                      *(n for p, ns in c.nodes.items()
+                                                        if p for n in ns)]
+    taken: list[tuple[str, BenchNode, int, int, int]] = []
+    ok = True
+    for comp, n, g, cpu, mem in asks:
+        for _ in range(n):
+            node = next((x for x in pools if x.gpus >= g and x.cpu >= cpu and x.mem >= mem),
+                        None)
+            if node is None:
+                ok = False
+                break
+            node.gpus -= g
+            node.cpu -= cpu
+            node.mem -= mem
+            taken.append((comp, node, g, cpu, mem))
+        if not ok:
+            break
+    if not ok:
+        for _, node, g, cpu, mem in taken:
+            node.gpus += g
+            node.cpu += cpu
+            node.mem += mem
+        return None
+    return [(comp, node) for comp, node, *_ in taken]
+
+
+def place(work: Work, clusters: list[BenchCluster], rnd: random.Random
+          ) -> dict[str, tuple[str | None, list[tuple[str, BenchNode]]]]:
+    """cluster -> (GPU product, [(component, node)]): a gang on one cluster, a Divided
+    workload on one cluster (or two: 15% of services, every inference service of 2+)."""
+    cands = [c for c in clusters if eligible(work, c)]
+    if not cands:
+        return {}
+    split = len(work.comps) == 1 and work.comps[0][1] >= 2 and (
+        work.cls == "inference" or rnd.random() < 0.15)
+    parts: list[list[tuple[str, int, int, int, int]]] = [list(work.comps)]
+    if split:
+        comp, n, g, cpu, mem = work.comps[0]
+        parts = [[(comp, n - n // 2, g, cpu, mem)], [(comp, n // 2, g, cpu, mem)]]
+    out: dict[str, tuple[str | None, list[tuple[str, BenchNode]]]] = {}
+    for part in parts:
+        order = [rnd.choice(cands) for _ in range(48)] + cands  # random probes, then a scan
+        done = False
+        for c in order:
+            if c.name in out:
+                continue
+            # preferred products first, as the scheduler's fit picks them
+            products = [p for p in work.allowed if p in c.nodes] if work.allowed else [None]
+            for p in products:
+                got = fit(c, p, part)
+                if got is not None:
+                    out[c.name] = (p, got)
+                    done = True
+                    break
+            if done:
+                break
+        if not done:  # all or nothing: give the capacity back
+            for _, got in out.values():
+                for (comp, node) in got:
+                    spec = next(x for x in work.comps if x[0] == comp)
+                    node.gpus += spec[2]
+                    node.cpu += spec[3]
+                    node.mem += spec[4]
+            return {}
+    return out
+
+
+# ---- the hub's state -----------------------------------------------------------------------
+
+
+async def _no_apiserver(*_: Any, **__: Any) -> Any:
+    raise RuntimeError("hub_scale has no apiserver: reflector stores are filled directly")
+
+
+def reflector(name: str, objects: Iterable[Obj] = ()) -> Reflector:
+    refl = Reflector(name, _no_apiserver)
+    for o in objects:
+        refl.store[object_key(o)] = o
+    refl.version += 1  # as a list does
+    refl.synced.set()
+    return refl
+
+
+class VersionedLedger(Ledger):
+    """The hub's Ledger plus what the proposal adds: per-cluster versions bumped when the
+    holds on a cluster (``versions``) or the set of bindings holding it (``holder_versions``)
+    change. Setting equal holds (a steady-state reconcile) bumps nothing."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.versions: dict[str, int] = {}
+        self.holder_versions: dict[str, int] = {}
+
+    def set(self, binding: str, holds: Mapping[str, Hold]) -> None:
+        old = dict(self.holds(binding))
+        super().set(binding, holds)
+        for c in old.keys() | holds.keys():
+            if old.get(c) != holds.get(c):
+                self.versions[c] = self.versions.get(c, 0) + 1
+            if (c in old) != (c in holds):
+                self.holder_versions[c] = self.holder_versions.get(c, 0) + 1
+
+
+class _HoldersOnly(Ledger):
+    """Passes the holders through (their pods stay out of the inventory) and holds nothing,
+    so ``Members.snapshot`` returns the snapshot before ``reserve()``."""
+
+    def __init__(self, inner: Ledger) -> None:
+        super().__init__()
+        self._inner = inner
+
+    def holders(self, cluster: str) -> frozenset[str]:
+        return self._inner.holders(cluster)
+
+    def held(self, cluster: str, excluding: str | None = None) -> list[tuple[Shape, int]]:
+        return []
+
+
+class OfflineMembers(Members):
+    """``Members`` with records added from generated objects: no client, no probe, no
+    reflector task. Health is set, not probed. ``cached_snapshots`` simulates the proposal."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._health: dict[str, Health] = {}
+        self._base: dict[str, tuple[tuple[Any, ...], ClusterSnapshot]] = {}
+        self._reserved: dict[str, tuple[tuple[Any, ...], ClusterSnapshot]] = {}
+
+    def add_offline(self, obj: Obj, nodes: Reflector, pods: Reflector, ready: bool,
+                    installed: frozenset[str], copies: dict[tuple[str, str], Reflector]) -> None:
+        name = obj["metadata"]["name"]
+        labels = {k: v for k, v in (obj["metadata"].get("labels") or {}).items()
+                  if k != "app.kubernetes.io/managed-by"}
+        rec = MemberRecord(name=name, spec=obj["spec"], labels=labels,
+                           generation=int(obj["metadata"].get("generation") or 0),
+                           nodes=nodes, pods=pods,
+                           applier=MemberApplier(name, cast(Any, None), self.cache_dir),
+                           installed_kinds=installed, copies=copies)
+        if not ready:
+            rec.not_ready_since = time.monotonic() - 3600
+        self._members[name] = rec
+        self._health[name] = Health(ready=ready, reachable=ready,
+                                    detail="ok" if ready else "connection refused")
+
+    def health(self, name: str) -> Health:
+        return self._health[name]
+
+    def cached_snapshots(self, mode: str, not_ready_grace: float, holding: frozenset[str],
+                         ledger: VersionedLedger, binding: str) -> tuple[ClusterSnapshot, ...]:
+        now = time.monotonic()
+        own = ledger.holds(binding)
+        out = []
+        for n in self.names():
+            h = n in holding
+            rec = self._members[n]
+            within = rec.not_ready_since is not None and now - rec.not_ready_since < (
+                not_ready_grace)
+            health = self._health[n]
+            # holding replicas and the toleration matter only for a member that is not Ready
+            key = (health, True if health.ready else (h, within), rec.generation,
+                   rec.nodes.version, rec.pods.version, ledger.holder_versions.get(n, 0))
+            base = self._base.get(n)
+            if base is None or base[0] != key:
+                base = (key, self.snapshot(n, not_ready_grace, now, h, _HoldersOnly(ledger)))
+                self._base[n] = base
+            if mode == "cached-inventory" or n in own:
+                out.append(reserve(base[1], ledger.held(n, excluding=binding)))
+                continue
+            rkey = (*key, ledger.versions.get(n, 0))
+            res = self._reserved.get(n)
+            if res is None or res[0] != rkey:
+                res = (rkey, reserve(base[1], ledger.held(n)))
+                self._reserved[n] = res
+            out.append(res[1])
+        return tuple(out)
+
+
+@dataclass
+class State:
+    hub: Hub
+    members: OfflineMembers
+    ledger: VersionedLedger
+    scheduler: Scheduler
+    keys: list[TemplateKey]
+    applied: dict[tuple[str, TemplateKey], tuple[str, int | None]]
+    counts: dict[str, Any]
+    stages: list[dict[str, Any]]
+    sizes: dict[str, Any]
+
+
+def deep_size(obj: Any) -> int:
+    """Bytes of every object reachable from ``obj`` (each counted once; small ints,
+    bools and None, which CPython shares, not counted)."""
+    seen: set[int] = set()
+    stack = [obj]
+    total = 0
+    while stack:
+        o = stack.pop()
+        if o is None or isinstance(o, bool) or (isinstance(o, int) and -5 <= o <= 256):
+            continue
+        if id(o) in seen:
+            continue
+        seen.add(id(o))
+        total += sys.getsizeof(o)
+        if isinstance(o, dict):
+            stack.extend(o.keys())
+            stack.extend(o.values())
+        elif isinstance(o, list | tuple):
+            stack.extend(o)
+    return total
+
+
+def _estimate(objs: Sequence[Obj], rnd: random.Random, total: int) -> dict[str, Any]:
+    if not objs:
+        return {"count": total}
+    sample = rnd.sample(list(objs), min(200, len(objs)))
+    per = statistics.fmean(deep_size(o) for o in sample)
+    js = statistics.fmean(len(json.dumps(o, separators=(",", ":"))) for o in sample)
+    return {"count": total, "bytes_per_object": round(per), "json_bytes_per_object": round(js),
+            "estimate_mib": round(per * total / MiB, 1)}
+
+
+def build_state(args: argparse.Namespace, deadline: float) -> State:
+    rnd = random.Random(args.seed)
+    ids = Ids(random.Random(args.seed + 1))
+    objects = args.objects
+    stages: list[dict[str, Any]] = []
+
+    def stage(name: str) -> None:
+        gc.collect()
+        mem = proc_mem()
+        prev = stages[-1]["vmrss_mib"] if stages else mem["vmrss_mib"]
+        stages.append({"stage": name, **mem,
+                       "delta_mib": round(mem["vmrss_mib"] - prev, 1)})
+        if time.monotonic() > deadline:
+            raise Deadline(f"timeout while building ({name})")
+
+    def ingest(obj: Obj, what: str) -> Obj:
+        out = decode(obj)
+        return lean(out, what) if objects == "lean" else out
+
+    stage("imports (interpreter, kubernetes_asyncio, fedctl)")
+    catalog = load_price_catalog()
+    hub = Hub(HubConfig(kubeconfig=Path("/nonexistent/kubeconfig"),
+                        cache_dir=Path("/nonexistent/cache")))
+    ledger = VersionedLedger()
+    hub.ledger = ledger
+    interp = hub.interpreters
+    members = OfflineMembers(catalog, Path("/nonexistent/cache"), lambda _n: None,
+                             watched=tuple(TEMPLATE_KINDS.values()))
+    hub.members = members
+
+    # workloads first: the fleet is sized to hold them
+    # (generated twice from the same seed, so no bench-only list of them stays in memory)
+    train = serve = cpu = 0
+    wrnd = random.Random(args.seed + 10)
+    for i in range(args.workloads):
+        w = make_work(i, wrnd)
+        for _, n, g, c, _ in w.comps:
+            train += n * g if w.cls == "training" else 0
+            serve += n * g if w.cls != "training" else 0
+            cpu += n * c if not w.allowed else 0
+    fleet, bench = build_fleet(args.clusters, rnd, train, serve, cpu)
+
+    # members: nodes, DaemonSet/add-on pods, MemberCluster, kubeconfig Secret
+    node_refl: dict[str, Reflector] = {}
+    pod_store: dict[str, dict[str, Obj]] = {}
+    mc_objs: list[Obj] = []
+    secrets: list[Obj] = []
+    samples: dict[str, list[Obj]] = {"node": [], "system pod": [], "workload pod": [],
+                                     "template": [], "binding": [], "member copy": [],
+                                     "membercluster": [], "secret": []}
+    n_nodes = n_sys = 0
+    for bc in bench:
+        spec = bc.spec
+        nodes = []
+        pods: dict[str, Obj] = {}
+        for m in node_manifests(spec):
+            obj = node_object(m, ids, args.node_images, rnd)
+            product = None
+            if "nvidia.com/gpu.product" in obj["metadata"]["labels"]:
+                found = lookup(obj["metadata"]["labels"]["nvidia.com/gpu.product"])
+                product = found.name if found else None
+            alloc = obj["status"]["allocatable"]
+            bn = BenchNode(obj["metadata"]["name"], product, int(alloc.get("nvidia.com/gpu", 0)),
+                           _cpu(alloc["cpu"]), int(alloc["memory"]))
+            on_node = [d for d in DAEMONSETS if product or not d[2]]
+            for ns, ds, _gpu_only, dcpu, dmem in on_node[:args.system_pods_per_node]:
+                pname = f"{ds}-{ids.suffix()}"
+                pod = pod_object(ids, rnd, name=pname, namespace=ns,
+                                 labels={"app.kubernetes.io/name": ds,
+                                         "controller-revision-hash": ids.suffix(10),
+                                         "pod-template-generation": "1"},
+                                 owner=("apps/v1", "DaemonSet", ds), node=bn.name,
+                                 containers=[{"name": ds, "image": f"registry.k8s.io/{ds}:v1.3",
+                                              "resources": {"requests": {"cpu": dcpu,
+                                                                         "memory": dmem}}}],
+                                 manager="kube-controller-manager")
+                bn.cpu -= _cpu(dcpu)
+                bn.mem -= _mem(dmem)
+                pods[f"{ns}/{pname}"] = ingest(pod, "pod")
+                n_sys += 1
+            bc.nodes.setdefault(product, []).append(bn)
+            nodes.append(ingest(obj, "node"))
+        cpu_nodes = bc.nodes.get(None) or next(iter(bc.nodes.values()))
+        for ns, addon, count in ADDONS:
+            for _ in range(count):
+                pname = f"{addon}-{ids.suffix(10)}-{ids.suffix()}"
+                node = cpu_nodes[rnd.randrange(len(cpu_nodes))]
+                pod = pod_object(ids, rnd, name=pname, namespace=ns,
+                                 labels={"app.kubernetes.io/name": addon,
+                                         "pod-template-hash": ids.suffix(10)},
+                                 owner=("apps/v1", "ReplicaSet", f"{addon}-{ids.suffix(10)}"),
+                                 node=node.name,
+                                 containers=[{"name": addon, "image": f"registry.k8s.io/{addon}:v1",
+                                              "resources": {"requests": {"cpu": "100m",
+                                                                         "memory": "128Mi"}}}])
+                node.cpu -= 100
+                node.mem -= 128 * MiB
+                pods[f"{ns}/{pname}"] = ingest(pod, "pod")
+                n_sys += 1
+        n_nodes += len(nodes)
+        samples["node"].extend(nodes[:2])
+        samples["system pod"].extend(list(pods.values())[:2])
+        node_refl[spec.name] = reflector(f"{spec.name}/nodes", nodes)
+        pod_store[spec.name] = pods
+        mc = member_cluster_manifest(spec, fleet, f"https://{spec.name}.k8s.example.com:6443",
+                                     f"{spec.name}-kubeconfig")
+        server_meta(mc["metadata"], ids)
+        installed = [*KINDS_CORE, *KINDS_GROUPS]
+        if bc.nodes.keys() & set(TRAIN_GPUS):
+            installed += KINDS_TRAINING
+        if not spec.edge:
+            installed += KINDS_SERVING
+        gpus_status = [{"product": p, "total": 8 * len(ns_), "allocatable": 8 * len(ns_),
+                        "requested": 0, "largestFreePerNode": 8}
+                       for p, ns_ in bc.nodes.items() if p]
+        mc["status"] = {"conditions": [{"type": "Ready", "status": "True" if bc.ready else "False",
+                                        "reason": "Healthy" if bc.ready else "Unreachable",
+                                        "message": "ok"}],
+                        "gpus": gpus_status, "installedKinds": sorted(installed)}
+        mc["metadata"]["managedFields"] = [
+            managed("fedctl", "Apply", f"{GROUP}/{VERSION}", {"spec": mc["spec"]}),
+            managed("fedctl", "Update", f"{GROUP}/{VERSION}", {"status": mc["status"]}, "status")]
+        mc = ingest(mc, "membercluster")
+        mc_objs.append(mc)
+        samples["membercluster"].append(mc)
+        raw_kubeconfig = rnd.randbytes(5200)  # CA + client cert + key + YAML, ~5 KB
+        secret = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+                  "metadata": server_meta({"name": f"{spec.name}-kubeconfig",
+                                           "namespace": "fedctl-system",
+                                           "labels": {MANAGED_BY_LABEL: MANAGED_BY}}, ids,
+                                          generation=False),
+                  "data": {"kubeconfig": base64.b64encode(raw_kubeconfig).decode()}}
+        secret = ingest(secret, "secret")
+        secrets.append(secret)
+        samples["secret"].append(secret)
+        members.add_offline(mc, node_refl[spec.name], reflector(f"{spec.name}/pods"), bc.ready,
+                            frozenset(installed), {})
+        if time.monotonic() > deadline:
+            raise Deadline("timeout while building members")
+    stage(f"members: {n_nodes} nodes, {n_sys} DaemonSet/add-on pods, MemberClusters, Secrets")
+
+    # policies on the hub (parsed by the real Hub._parsed, cached by generation)
+    pol = policy_objects(ids)
+    by_plural: dict[str, list[Obj]] = {"propagationpolicies": [], "clusterpropagationpolicies": [],
+                                       "overridepolicies": [], "clusteroverridepolicies": []}
+    for p in pol:  # PropagationPolicy -> propagationpolicies, ...
+        by_plural[p["kind"][:-1].lower() + "ies"].append(ingest(p, "policy"))
+    hub._refl = {plural: reflector(f"hub/{plural}", objs) for plural, objs in by_plural.items()}
+    hub._refl["memberclusters"] = reflector("hub/memberclusters", mc_objs)
+    hub._refl["dep/Secret"] = reflector("hub/Secret", secrets)
+    hub._refl["dep/ConfigMap"] = reflector("hub/ConfigMap", [
+        ingest({"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": server_meta({"name": "kube-root-ca.crt", "namespace": ns}, ids, False),
+                "data": {"ca.crt": base64.b64encode(rnd.randbytes(1100)).decode()}}, "cm")
+        for ns in NAMESPACES])
+    hub._refl["dep/ServiceAccount"] = reflector("hub/ServiceAccount", [
+        ingest({"apiVersion": "v1", "kind": "ServiceAccount",
+                "metadata": server_meta({"name": "default", "namespace": ns}, ids, False)}, "sa")
+        for ns in NAMESPACES])
+    policies = hub.policies()
+    overrides = hub.overrides()
+
+    # templates, placement, member copies, workload pods, bindings
+    by_name = {bc.name: bc for bc in bench}
+    templates: dict[str, list[Obj]] = {k: [] for k in TEMPLATE_KINDS}
+    copies: dict[str, dict[tuple[str, str], list[Obj]]] = {bc.name: {} for bc in bench}
+    bindings: list[Obj] = []
+    applied: dict[tuple[str, TemplateKey], tuple[str, int | None]] = {}
+    keys: list[TemplateKey] = []
+    outcomes: dict[TemplateKey, Outcome] = {}
+    n_wpods = n_copies = placed = 0
+    wrnd = random.Random(args.seed + 10)
+    for idx in range(args.workloads):
+        w = make_work(idx, wrnd)
+        if idx % 500 == 0 and time.monotonic() > deadline:
+            raise Deadline("timeout while building workloads")
+        wk = TEMPLATE_KINDS[w.kind]
+        key = TemplateKey(wk.api_version, w.kind, w.namespace, w.name)
+        keys.append(key)
+        tmpl = deepcopy(w.template)
+        last_applied = json.dumps(w.template, separators=(",", ":"), sort_keys=True)
+        meta = server_meta(tmpl["metadata"], ids)
+        meta["annotations"] = {**(meta.get("annotations") or {}),
+                               "kubectl.kubernetes.io/last-applied-configuration": last_applied}
+        meta["finalizers"] = ["fedctl.dev/cleanup"]
+        _apiserver_defaults(tmpl)
+        policy = select_policy(policies, key.api_version, key.kind, key.name, key.namespace,
+                               meta.get("labels") or {})
+        assert policy is not None, key
+        demand = extract_demand(tmpl, interp)
+        # the interpreter's component names (Deployment: "main"), in the same order
+        w.comps = [(c.name, n, g, c_m, m_b) for c, (_, n, g, c_m, m_b)
+                   in zip(demand.components, w.comps, strict=True)]
+        rules = [r for p in select_overrides(overrides, key.api_version, key.kind, key.name,
+                                             key.namespace, meta.get("labels") or {})
+                 for r in p.spec.override_rules]
+        where = place(w, bench, rnd)
+        per: dict[str, dict[str, int]] = {}
+        for cname, (_p, got) in where.items():
+            for comp, _node in got:
+                per.setdefault(comp, {}).setdefault(cname, 0)
+                per[comp][cname] += 1
+        placement = Placement.build(per, tuple(c.name for c in demand.components))
+        holds = holds_for(placement, demand, {c: p for c, (p, _) in where.items()})
+        cluster_copies: dict[str, Obj] = {}
+        for a in placement.assignments:
+            rec = members.get(a.cluster)
+            assert rec is not None
+            target = MemberTarget(a.cluster, rec.labels, rec.spec.get("region", ""),
+                                  rec.spec.get("provider", ""), rec.spec.get("zone", ""))
+            copy = render(tmpl, target, binding=key.label, interpreters=interp,
+                          replicas=dict(a.replicas), rules=rules)
+            applied[(a.cluster, key)] = (_digest(copy), 1)
+            member_copy = _member_copy(copy, ids)
+            cluster_copies[a.cluster] = member_copy
+            stored = ingest(member_copy, "copy")
+            if w.kind == "Deployment":  # list items of built-in kinds carry no kind
+                stored.pop("apiVersion", None)
+                stored.pop("kind", None)
+            copies[a.cluster].setdefault((wk.api_version, w.kind), []).append(stored)
+            samples["member copy"].append(stored)
+            n_copies += 1
+            for pod in _workload_pods(copy, interp, ids, rnd, by_name[a.cluster],
+                                      where[a.cluster][1]):
+                meta_p = pod["metadata"]
+                pod_store[a.cluster][f"{meta_p['namespace']}/{meta_p['name']}"] = ingest(
+                    pod, "pod")
+                n_wpods += 1
+                if n_wpods % 97 == 0:
+                    samples["workload pod"].append(pod_store[a.cluster][
+                        f"{meta_p['namespace']}/{meta_p['name']}"])
+        placed += bool(placement.assignments)
+        if cluster_copies:
+            tmpl["status"] = interp.aggregate(tmpl, cluster_copies)
+        tmpl["metadata"]["managedFields"] = [
+            managed("kubectl-client-side-apply", "Update", wk.api_version,
+                    {"metadata": {"labels": meta.get("labels") or {}}, "spec": w.template["spec"]}),
+            managed("fedctl", "Update", wk.api_version,
+                    {"metadata": {"finalizers": {}}}),
+            managed("fedctl", "Update", wk.api_version, {"status": tmpl.get("status") or {}},
+                    "status")]
+        stored_t = ingest(tmpl, "template")
+        if w.kind == "Deployment":
+            stored_t.pop("apiVersion", None)
+            stored_t.pop("kind", None)
+        templates[w.kind].append(stored_t)
+        samples["template"].append(stored_t)
+        binding = _binding(key, tmpl, policy, placement, holds, cluster_copies, interp, ids)
+        stored_b = ingest(binding, "binding")
+        bindings.append(stored_b)
+        samples["binding"].append(stored_b)
+        outcomes[key] = Outcome(bool(placement.assignments), placement.clusters,
+                                f"placed on {', '.join(placement.clusters)}"
+                                if placement.assignments else "0 clusters available")
+    for bc in bench:
+        rec = members.get(bc.name)
+        assert rec is not None
+        rec.pods.store = pod_store[bc.name]
+        rec.pods.version += 1
+        for wk in TEMPLATE_KINDS.values():
+            if wk.ident in (rec.installed_kinds or ()):
+                rec.copies[(wk.api_version, wk.kind)] = reflector(
+                    f"{bc.name}/{wk.kind}", copies[bc.name].get((wk.api_version, wk.kind), []))
+    del pod_store, copies, bench, by_name
+    hub.templates = {(wk.api_version, wk.kind): reflector(f"hub/{wk.kind}", templates[k])
+                     for k, wk in TEMPLATE_KINDS.items()}
+    hub._refl[BINDINGS] = reflector(f"hub/{BINDINGS}", bindings)
+    del templates, bindings
+    hub.outcomes = outcomes
+    stage(f"workloads: {len(keys)} templates + bindings, {n_copies} member copies, "
+          f"{n_wpods} workload pods")
+    hub._seed_ledger()  # the real code path: holds from the bindings' spec.clusters
+    enqueue = time.thread_time()
+    hub._enqueue_all()  # a resync's queue of every template (priority = select_policy)
+    enqueue = time.thread_time() - enqueue
+    stage("ledger seeded from bindings, resync queue of every template")
+    scheduler = Scheduler(load_egress_matrix())
+    held_shapes = [len(ledger.held(n)) for n in members.names()]
+    counts = {
+        "clusters": args.clusters, "clusters_ready": sum(members.health(n).ready
+                                                         for n in members.names()),
+        "nodes": n_nodes, "system_pods": n_sys, "workload_pods": n_wpods,
+        "templates": len(keys), "placed": placed, "unplaced": len(keys) - placed,
+        "member_copies": n_copies, "bindings_holding": len(ledger),
+        "held_shapes_per_cluster_mean": round(statistics.fmean(held_shapes), 1),
+        "held_shapes_per_cluster_max": max(held_shapes),
+        "propagation_policies": len(policies), "override_policies": len(overrides),
+        "queue": len(hub.queue), "resync_enqueue_all_cpu_s": round(enqueue, 3),
+    }
+    est_rnd = random.Random(args.seed + 2)
+    totals = {"node": n_nodes, "system pod": n_sys, "workload pod": n_wpods,
+              "template": len(keys), "binding": len(keys), "member copy": n_copies,
+              "membercluster": args.clusters, "secret": args.clusters}
+    sizes = {k: _estimate(v, est_rnd, totals[k]) for k, v in samples.items()}
+    del samples
+    return State(hub, members, ledger, scheduler, keys, applied, counts, stages, sizes)
+
+
+def _apiserver_defaults(tmpl: Obj) -> None:
+    """Defaults the hub's apiserver fills in on a Deployment template."""
+    if tmpl["kind"] != "Deployment":
+        return
+    spec = tmpl["spec"]
+    spec.update({"strategy": {"type": "RollingUpdate",
+                              "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}},
+                 "revisionHistoryLimit": 10, "progressDeadlineSeconds": 600})
+    pod = spec["template"]["spec"]
+    pod.update({"restartPolicy": "Always", "terminationGracePeriodSeconds": 30,
+                "dnsPolicy": "ClusterFirst", "securityContext": {},
+                "schedulerName": "default-scheduler"})
+    for c in pod["containers"]:
+        c.update({"terminationMessagePath": "/dev/termination-log",
+                  "terminationMessagePolicy": "File", "imagePullPolicy": "IfNotPresent"})
+
+
+def _member_copy(copy: Obj, ids: Ids) -> Obj:
+    """``render()`` output as the member's watch returns it: server metadata, fedctl's
+    server-side-apply managedFields, and the status its controllers write."""
+    obj = deepcopy(copy)
+    meta = server_meta(obj["metadata"], ids)
+    kind = obj["kind"]
+    if kind == "Deployment":
+        n = obj["spec"]["replicas"]
+        obj["status"] = {"observedGeneration": 1, "replicas": n, "updatedReplicas": n,
+                         "readyReplicas": n, "availableReplicas": n, "conditions": [
+                             {"type": "Available", "status": "True",
+                              "reason": "MinimumReplicasAvailable",
+                              "message": "Deployment has minimum availability.",
+                              "lastUpdateTime": TS, "lastTransitionTime": TS},
+                             {"type": "Progressing", "status": "True",
+                              "reason": "NewReplicaSetAvailable",
+                              "message": f"ReplicaSet \"{meta['name']}-{ids.suffix(10)}\" has "
+                                         "successfully progressed.",
+                              "lastUpdateTime": TS, "lastTransitionTime": TS}]}
+        status_manager = "kube-controller-manager"
+    elif kind == "PyTorchJob":
+        specs = obj["spec"]["pytorchReplicaSpecs"]
+        obj["status"] = {"startTime": TS, "conditions": [
+            {"type": "Created", "status": "True", "reason": "PyTorchJobCreated",
+             "message": f"PyTorchJob {meta['name']} is created.", "lastUpdateTime": TS,
+             "lastTransitionTime": TS},
+            {"type": "Running", "status": "True", "reason": "PyTorchJobRunning",
+             "message": f"PyTorchJob {meta['namespace']}/{meta['name']} is running.",
+             "lastUpdateTime": TS, "lastTransitionTime": TS}],
+            "replicaStatuses": {t: {"active": s["replicas"], "selector": (
+                f"training.kubeflow.org/job-name={meta['name']},"
+                f"training.kubeflow.org/replica-type={t.lower()}")}
+                for t, s in specs.items()}}
+        status_manager = "training-operator"
+    else:
+        n = obj["spec"]["predictor"]["minReplicas"]
+        url = f"http://{meta['name']}.{meta['namespace']}.svc.cluster.local"
+        obj["status"] = {"observedGeneration": 1, "url": url, "address": {"url": url},
+                         "components": {"predictor": {"latestCreatedRevision": "1"}},
+                         "modelStatus": {"states": {"activeModelState": "Loaded",
+                                                    "targetModelState": "Loaded"},
+                                         "transitionStatus": "UpToDate",
+                                         "copies": {"totalCopies": n}},
+                         "conditions": [{"type": t, "status": "True",
+                                         "lastTransitionTime": TS}
+                                        for t in ("IngressReady", "PredictorReady", "Ready")]}
+        status_manager = "kserve-controller"
+    meta["managedFields"] = [
+        managed("fedctl", "Apply", obj["apiVersion"], {"metadata": {
+            "labels": meta.get("labels") or {}, "annotations": meta.get("annotations") or {}},
+            "spec": obj["spec"]}),
+        managed(status_manager, "Update", obj["apiVersion"], {"status": obj["status"]},
+                "status")]
+    return obj
+
+
+def _workload_pods(copy: Obj, interp: Interpreters, ids: Ids, rnd: random.Random,
+                   bc: BenchCluster, nodes: list[tuple[str, BenchNode]]) -> Iterator[Obj]:
+    """The pods the member's controllers run for a copy, on the nodes chosen."""
+    meta = copy["metadata"]
+    name, ns, kind = meta["name"], meta["namespace"], copy["kind"]
+    by_comp: dict[str, list[BenchNode]] = {}
+    for comp, node in nodes:
+        by_comp.setdefault(comp, []).append(node)
+    rs_hash = ids.suffix(10)
+    for view in interp.components(copy):
+        assert view.pod_spec_path is not None
+        pod_spec = get_at(copy, view.pod_spec_path) or {}
+        if kind == "InferenceService":  # KServe copies spec.<component>.labels to its pods
+            labels = dict(pod_spec.get("labels") or {})
+        else:
+            tmeta = get_at(copy, view.pod_spec_path[:-1]) or {}
+            labels = dict((tmeta.get("metadata") or {}).get("labels") or {})
+        labels[BINDING_LABEL] = meta["labels"][BINDING_LABEL]
+        containers = []
+        init: list[Obj] | None = None
+        for cpath in view.container_paths:
+            c = get_at(copy, cpath) or {}
+            if "initContainers" in cpath:
+                continue
+            containers.append({k: v for k, v in c.items()
+                               if k in ("name", "image", "command", "args", "env", "ports",
+                                        "resources", "volumeMounts", "readinessProbe")})
+        extra: Obj = {}
+        if kind == "InferenceService":
+            containers = [dict(containers[0], name="kserve-container",
+                               image="kserve/huggingfaceserver:v0.14.1")]
+            init = [{"name": "storage-initializer", "image": "kserve/storage-initializer:v0.14.1",
+                     "args": [str(get_at(copy, ("spec", "predictor", "model", "storageUri"))),
+                              "/mnt/models"],
+                     "resources": {"requests": {"cpu": "100m", "memory": "100Mi"},
+                                   "limits": {"cpu": "1", "memory": "1Gi"}}}]
+            labels.update({"serving.kserve.io/inferenceservice": name,
+                           "component": "predictor", "pod-template-hash": rs_hash})
+            owner = ("apps/v1", "ReplicaSet", f"{name}-predictor-{rs_hash}")
+            manager = "kube-controller-manager"
+        elif kind == "PyTorchJob":
+            labels.update({"training.kubeflow.org/operator-name": "pytorchjob-controller",
+                           "training.kubeflow.org/job-name": name,
+                           "training.kubeflow.org/replica-type": view.name.lower()})
+            owner = ("kubeflow.org/v1", "PyTorchJob", name)
+            manager = "training-operator"
+            extra = {k: v for k, v in pod_spec.items() if k in ("volumes", "nodeSelector")}
+            extra["restartPolicy"] = "OnFailure"
+        else:
+            labels["pod-template-hash"] = rs_hash
+            owner = ("apps/v1", "ReplicaSet", f"{name}-{rs_hash}")
+            manager = "kube-controller-manager"
+        for i, node in enumerate(by_comp.get(view.name, [])):
+            if kind == "PyTorchJob":
+                labels["training.kubeflow.org/replica-index"] = str(i)
+                pname = f"{name}-{view.name.lower()}-{i}"
+            elif kind == "InferenceService":
+                pname = f"{name}-predictor-{rs_hash}-{ids.suffix()}"
+            else:
+                pname = f"{name}-{rs_hash}-{ids.suffix()}"
+            yield pod_object(ids, rnd, name=pname, namespace=ns, labels=labels, owner=owner,
+                             node=node.name, containers=deepcopy(containers),
+                             init=deepcopy(init) if init else None, manager=manager,
+                             extra_spec=deepcopy(extra))
+
+
+def _binding(key: TemplateKey, tmpl: Obj, policy: PropagationPolicy, placement: Placement,
+             holds: Mapping[str, Hold], copies: Mapping[str, Obj], interp: Interpreters,
+             ids: Ids) -> Obj:
+    """A ResourceBinding as ``Reconciler._write_binding`` writes it."""
+    api = f"{GROUP}/{VERSION}"
+    spec = {"resource": {"apiVersion": key.api_version, "kind": key.kind,
+                         "namespace": key.namespace, "name": key.name,
+                         "uid": tmpl["metadata"].get("uid")},
+            "policy": f"{policy.kind}/{policy.metadata.namespace or ''}/"
+                      f"{policy.metadata.name}".replace("//", "/"),
+            "clusters": clusters_spec(placement, holds) if placement.assignments else [],
+            "dependencies": []}
+    ok = bool(placement.assignments)
+    msg = (f"placed on {', '.join(placement.clusters)}" if ok
+           else "0/0 clusters available: no cluster holds the gang")
+    conds = [condition("Scheduled", ok, "Scheduled" if ok else "Unschedulable", msg, TS),
+             condition("Applied", True, "Applied",
+                       f"applied to {len(placement.assignments)} cluster(s)", TS)]
+    health = {c: interp.health(o) for c, o in copies.items()}
+    status: Obj = {"conditions": conds,
+                   "phase": max(health.values(), key=lambda h: PHASE_ORDER[h.phase]).phase
+                   if health else "Pending",
+                   "clusters": [{"name": c, "applied": "unchanged", "message": "",
+                                 "phase": h.phase, "health": h.message}
+                                for c, h in sorted(health.items())],
+                   "pendingCleanup": []}
+    if ok:
+        status["hourlyCost"] = round(random.Random(key.name).uniform(0.5, 300), 4)
+    meta = server_meta({"name": key.binding_name, "namespace": key.namespace,
+                        "labels": {BINDING_LABEL: key.label}}, ids)
+    meta["managedFields"] = [managed("fedctl", "Apply", api, {"spec": spec}),
+                             managed("fedctl", "Update", api, {"status": status}, "status")]
+    return {"apiVersion": api, "kind": "ResourceBinding", "metadata": meta, "spec": spec,
+            "status": status}
+
+
+# ---- one reconcile (its CPU part) ---------------------------------------------------------
+
+PHASES = ("prepare", "snapshots", "schedule", "holds", "render", "prune", "binding")
+
+
+@dataclass
+class RunStats:
+    cpu: list[int] = field(default_factory=list)
+    wall: list[int] = field(default_factory=list)
+    phases: dict[str, int] = field(default_factory=lambda: dict.fromkeys(PHASES, 0))
+    moved: int = 0
+    unschedulable: int = 0
+    would_apply: int = 0
+    snapshots_checked: int = 0
+    snapshots_equal: bool = True
+
+
+def reconcile_cpu(st: State, key: TemplateKey, mode: str, stats: RunStats,
+                  check: bool = False) -> None:
+    """What ``Reconciler.reconcile`` computes for a template whose binding exists, minus
+    its API calls (finalizer patch, server-side applies, binding and status writes)."""
+    hub, members, ledger, interp = st.hub, st.members, st.ledger, st.hub.interpreters
+    clock = time.thread_time_ns
+    if mode == "rebuild":  # the code before c373082: every member's inventory rebuilt
+        for n in members.names():
+            rec = members.get(n)
+            assert rec is not None
+            rec.inventory_cache = None
+    t0 = clock()
+    tmpl = hub.template(key)
+    binding = hub.binding(key)
+    assert tmpl is not None
+    meta = tmpl["metadata"]
+    labels = meta.get("labels") or {}
+    policy = select_policy(hub.policies(), key.api_version, key.kind, key.name,
+                           key.namespace, labels)
+    assert policy is not None
+    assert "fedctl.dev/cleanup" in (meta.get("finalizers") or [])
+    demand: Demand = extract_demand(tmpl, interp)
+    referenced(tmpl, interp)  # DependencySync.wanted: what the pods reference
+    previous = placement_of(binding)
+    holding = frozenset(previous.clusters) if previous else frozenset()
+    grace = float(policy.spec.failover.cluster_not_ready_seconds)
+    t1 = clock()
+    if mode in ("hub", "rebuild"):
+        snaps = members.snapshots(grace, holding, ledger, key.label)
+    else:
+        snaps = members.cached_snapshots(mode, grace, holding, ledger, key.label)
+    t2 = clock()
+    if check:  # untimed calls only
+        stats.snapshots_checked += 1
+        stats.snapshots_equal &= snaps == members.snapshots(grace, holding, ledger, key.label)
+        t2 = clock()
+    decision = st.scheduler.schedule(snaps, demand, policy.spec.placement, previous)
+    t3 = clock()
+    if decision.schedulable:
+        placement = decision.placement
+        ledger.set(key.label, holds_for(placement, demand, {
+            c: decision.diagnosis.product_of(c) for c in placement.clusters}))
+        sched = condition("Scheduled", True, "Scheduled", decision.message, _now(),
+                          _conds(binding))
+    else:
+        placement = previous or Placement()
+        summary = decision.diagnosis.summary
+        text = decision.message if summary in decision.message else (
+            f"{decision.message}; {summary}".strip("; "))
+        sched = condition("Scheduled", False, "Unschedulable", text, _now(), _conds(binding))
+        stats.unschedulable += 1
+    if placement != previous:
+        stats.moved += 1
+    t4 = clock()
+    rules = [r for p in select_overrides(hub.overrides(), key.api_version, key.kind,
+                                         key.name, key.namespace, labels)
+             for r in p.spec.override_rules]
+    applied: dict[str, dict[str, Any]] = {}
+    copies: dict[str, Obj] = {}
+    for a in placement.assignments:
+        rec = members.get(a.cluster)
+        assert rec is not None
+        spec = rec.spec
+        target = MemberTarget(a.cluster, rec.labels, spec.get("region", ""),
+                              spec.get("provider", ""), spec.get("zone", ""))
+        obj = render(tmpl, target, binding=key.label, interpreters=interp,
+                     replicas=dict(a.replicas), rules=rules)
+        _watched, cached = members.copy(a.cluster, key.api_version, key.kind, key.namespace,
+                                        key.name)
+        digest = _digest(obj)
+        seen = st.applied.get((a.cluster, key))
+        gen = (cached or {}).get("metadata", {}).get("generation")
+        if cached is not None and seen == (digest, gen) and (
+                cached["metadata"].get("labels") or {}).get(MANAGED_BY_LABEL) == MANAGED_BY:
+            applied[a.cluster] = {"ok": True, "action": "unchanged", "message": ""}
+            copies[a.cluster] = cached
+        else:  # the hub would server-side apply here (not timed: no apiserver)
+            stats.would_apply += 1
+            applied[a.cluster] = {"ok": True, "action": "updated", "message": ""}
+            copies[a.cluster] = obj
+    t5 = clock()
+    # _prune: clusters no longer chosen, plus orphans (every other member's copy cache)
+    old = set(previous.clusters) if previous else set()
+    placed = set(placement.clusters)
+    for cluster in members.names():  # Reconciler._orphans
+        if cluster in placed:
+            continue
+        _, orphan = members.copy(cluster, key.api_version, key.kind, key.namespace, key.name)
+        if ((orphan or {}).get("metadata") or {}).get("labels", {}).get(BINDING_LABEL) == (
+                key.label):
+            old.add(cluster)
+    stale = sorted(old - placed)
+    t6 = clock()
+    conds = [sched, _applied_condition(applied, binding)]
+    gang = decision.gang in TRAINING_GANGS
+    before = {c.get("type"): (c.get("status"), c.get("reason"), c.get("message"))
+              for c in _conds(binding)}
+    events = [c for c in conds  # one Event per condition change
+              if before.get(c["type"]) != (c["status"], c["reason"], c["message"])]
+    body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "ResourceBinding",
+            "metadata": {"name": key.binding_name, "namespace": key.namespace,
+                         "labels": {BINDING_LABEL: key.label}},
+            "spec": {"resource": {"apiVersion": key.api_version, "kind": key.kind,
+                                  "namespace": key.namespace, "name": key.name,
+                                  "uid": meta.get("uid")},
+                     "policy": f"{policy.kind}/{policy.metadata.namespace or ''}/"
+                               f"{policy.metadata.name}".replace("//", "/"),
+                     "clusters": clusters_spec(placement, ledger.holds(key.label))
+                     if placement.assignments else [],
+                     "dependencies": []}}
+    health = {c: interp.health(o) for c, o in copies.items()}
+    phase = (max(health.values(), key=lambda h: PHASE_ORDER[h.phase]).phase
+             if health else "Pending")
+    status: Obj = {"conditions": conds, "phase": phase,
+                   "clusters": [{"name": c, "applied": r.get("action", "error"),
+                                 "message": r.get("message", ""),
+                                 "phase": health[c].phase if c in health else "Unknown",
+                                 "health": health[c].message if c in health else ""}
+                                for c, r in sorted(applied.items())],
+                   "pendingCleanup": [], "cleanupSince": None}
+    status["hourlyCost"] = round(decision.hourly_cost, 4)
+    old_status = (binding or {}).get("status") or {}
+    _ = {k: v for k, v in old_status.items() if v is not None} == {
+        k: v for k, v in status.items() if v is not None}
+    if copies:
+        agg = interp.aggregate(tmpl, copies)
+        current = tmpl.get("status") or {}
+        _ = all(current.get(k) == v for k, v in agg.items())
+    del body, gang, events, stale
+    t7 = clock()
+    for name, dt_ in zip(PHASES, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5,
+                                  t7 - t6), strict=True):
+        stats.phases[name] += dt_
+
+
+@contextlib.contextmanager
+def gc_timer() -> Iterator[dict[str, Any]]:
+    """Collections and seconds spent in the cyclic GC meanwhile, per generation."""
+    out: dict[str, Any] = {"collections": [0, 0, 0], "seconds": [0.0, 0.0, 0.0]}
+    started: list[float] = [0.0]
+
+    def cb(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            g = int(info["generation"])
+            out["collections"][g] += 1
+            out["seconds"][g] += time.perf_counter() - started[0]
+
+    gc.callbacks.append(cb)
+    try:
+        yield out
+    finally:
+        gc.callbacks.remove(cb)
+        out["seconds"] = [round(s, 3) for s in out["seconds"]]
+
+
+def _pct(samples_ns: list[int], prefix: str) -> dict[str, float]:
+    ms = sorted(x / 1e6 for x in samples_ns)
+    if not ms:
+        return {}
+    return {f"{prefix}p50_ms": round(statistics.median(ms), 2),
+            f"{prefix}p99_ms": round(ms[min(len(ms) - 1, int(len(ms) * 0.99))], 2),
+            f"{prefix}max_ms": round(ms[-1], 2), f"{prefix}mean_ms": round(statistics.fmean(ms), 2)}
+
+
+def run_mode(st: State, mode: str, sample: list[TemplateKey], budget_cpu: float,
+             deadline: float, profile: bool) -> dict[str, Any]:
+    stats = RunStats()
+    # warm-up, untimed (fills the caches of the cached modes); the cached modes compare
+    # their snapshots with Members.snapshots here
+    for key in sample[:20]:
+        reconcile_cpu(st, key, mode, stats, check=mode.startswith("cached"))
+    stats.moved = stats.unschedulable = stats.would_apply = 0
+    stats.phases = dict.fromkeys(PHASES, 0)
+    prof = cProfile.Profile() if profile else None
+    start_cpu = time.thread_time()
+    start = time.perf_counter()
+    stopped = "sample done"
+    with gc_timer() as gcs:
+        if prof:
+            prof.enable()
+        for key in sample:
+            if time.thread_time() - start_cpu > budget_cpu:
+                stopped = f"CPU budget of {budget_cpu:.0f} s spent"
+                break
+            if time.monotonic() > deadline:
+                stopped = "run timeout"
+                break
+            w0 = time.perf_counter_ns()
+            c0 = time.thread_time_ns()
+            reconcile_cpu(st, key, mode, stats)
+            stats.cpu.append(time.thread_time_ns() - c0)
+            stats.wall.append(time.perf_counter_ns() - w0)
+        if prof:
+            prof.disable()
+    wall = time.perf_counter() - start
+    if prof:
+        print(f"--- profile: mode {mode}, {st.counts['clusters']} clusters ---", file=sys.stderr)
+        pstats.Stats(prof, stream=sys.stderr).sort_stats("cumulative").print_stats(30)
+    n = len(stats.cpu)
+    cpu_total = sum(stats.cpu) / 1e9
+    phase_total = sum(stats.phases.values()) or 1
+    mean_cpu = cpu_total / n if n else 0.0
+    return {
+        "mode": mode, "reconciles": n, "stopped": stopped,
+        "reconciles_per_s_cpu": round(n / cpu_total, 2) if cpu_total else None,
+        "reconciles_per_s_wall": round(n / wall, 2) if wall else None,
+        **_pct(stats.cpu, "cpu_"), **_pct(stats.wall, "wall_"),
+        "phase_share_pct": {k: round(100 * v / phase_total, 1) for k, v in stats.phases.items()},
+        "phase_mean_ms": {k: round(v / 1e6 / max(1, n), 3) for k, v in stats.phases.items()},
+        "placement_changed": stats.moved, "unschedulable": stats.unschedulable,
+        "copies_that_would_be_applied": stats.would_apply,
+        "snapshots_checked_against_hub": stats.snapshots_checked,
+        "snapshots_equal_to_hub": stats.snapshots_equal if stats.snapshots_checked else None,
+        "gc": gcs,
+        # a resync enqueues every template every 30 s (HubConfig.resync_seconds)
+        "full_resync_cpu_s": round(mean_cpu * len(st.keys), 1),
+    }
+
+
+def snapshot_breakdown(st: State, sample: list[TemplateKey]) -> dict[str, Any]:
+    """Where Members.snapshots spends its time (thread CPU ms per reconcile), measured
+    member by member so the parts come from the same moments as the whole."""
+    members, ledger = st.members, st.ledger
+    names = members.names()
+    clock = time.thread_time_ns
+    acc = dict.fromkeys(("snapshots_rebuild", "snapshots_hub", "inventory_nodes_only",
+                         "inventory_nodes_and_pods", "ledger_held_and_reserve"), 0)
+    for key in sample:
+        previous = placement_of(st.hub.binding(key))
+        holding = frozenset(previous.clusters) if previous else frozenset()
+        now = time.monotonic()
+        for n in names:
+            rec = members.get(n)
+            assert rec is not None
+            h = n in holding
+            rec.inventory_cache = None
+            t0 = clock()
+            members.snapshot(n, 120.0, now, h, ledger, key.label)  # inventory rebuilt
+            t1 = clock()
+            members.snapshot(n, 120.0, now, h, ledger, key.label)  # inventory cached
+            t2 = clock()
+            compute_inventory(rec.nodes.store.values(), ())
+            t3 = clock()
+            compute_inventory(rec.nodes.store.values(), rec.pods.store.values(),
+                              ledger.holders(n))
+            t4 = clock()
+            base = members.snapshot(n, 120.0, now, h, _HoldersOnly(ledger))
+            t5 = clock()
+            reserve(base, ledger.held(n, excluding=key.label))
+            t6 = clock()
+            acc["snapshots_rebuild"] += t1 - t0
+            acc["snapshots_hub"] += t2 - t1
+            acc["inventory_nodes_only"] += t3 - t2
+            acc["inventory_nodes_and_pods"] += t4 - t3
+            acc["ledger_held_and_reserve"] += t6 - t5
+    k = max(1, len(sample))
+    out: dict[str, Any] = {k_: round(v / 1e6 / k, 2) for k_, v in acc.items()}
+    # holders, cache key, prices, taints, the ClusterSnapshot (a difference of timings)
+    out["hub_rest_ms"] = round(out["snapshots_hub"] - out["ledger_held_and_reserve"], 2)
+    out["reconciles_measured"] = len(sample)
+    pods = sum(len(r.pods.store) for n in names if (r := members.get(n)) is not None)
+    nodes = sum(len(r.nodes.store) for n in names if (r := members.get(n)) is not None)
+    out["objects_per_rebuild"] = {"nodes": nodes, "pods": pods}
+    return out
+
+
+# ---- drivers --------------------------------------------------------------------------------
+
+
+def run_one(args: argparse.Namespace) -> dict[str, Any]:
+    started = time.monotonic()
+    deadline = started + args.timeout
+    gc_thresholds = tune_process_gc()
+    load_before = loadavg()
+    cpu0 = time.process_time()
+    try:
+        st = build_state(args, deadline)
+    except Deadline as exc:
+        return {"clusters": args.clusters, "objects": args.objects, "error": str(exc),
+                "memory": proc_mem()}
+    build_s = time.monotonic() - started
+    build_cpu = time.process_time() - cpu0
+    gc.collect()
+    mem_built = proc_mem()
+    placed = [k for k in st.keys if placement_of(st.hub.binding(k)) is not None]
+    sample = random.Random(args.seed + 3).sample(placed, min(args.sample, len(placed)))
+    modes = [m for m in args.modes.split(",") if m]
+    results = []
+    for i, mode in enumerate(modes):
+        left = max(0.0, deadline - time.monotonic() - 30)
+        budget = min(args.mode_budget, left / max(1, len(modes) - i))
+        results.append(run_mode(st, mode, sample, budget, deadline, args.profile))
+    breakdown = snapshot_breakdown(st, sample[:args.breakdown]) if (
+        "hub" in modes and time.monotonic() < deadline - 60) else None
+    gc.collect()
+    return {
+        "clusters": args.clusters, "workloads": args.workloads, "objects": args.objects,
+        "system_pods_per_node": args.system_pods_per_node, "node_images": args.node_images,
+        "seed": args.seed, "gc_thresholds": list(gc_thresholds),
+        "load_avg_before": load_before, "load_avg_after": loadavg(),
+        "build_wall_s": round(build_s, 1), "build_cpu_s": round(build_cpu, 1),
+        "counts": st.counts,
+        "memory": {
+            "rss_after_build_mib": mem_built["vmrss_mib"],
+            "hwm_after_build_mib": mem_built["vmhwm_mib"],
+            "after_reconciles": proc_mem(),
+            "includes": "this whole process after gc.collect(): interpreter and imports "
+                        "(baseline stage), every reflector store (nodes, pods, member "
+                        "copies, templates, bindings, policies, MemberClusters, Secrets), "
+                        "Members/Hub/Ledger/queue/outcomes/applied digests; not: API "
+                        "clients, TLS contexts, sockets and reflector tasks per member",
+            "stages": st.stages,
+            "deep_size_estimates": st.sizes,
+        },
+        "reconcile_sample": len(sample),
+        "reconcile": results,
+        "snapshot_breakdown_ms_per_reconcile": breakdown,
+        "wall_s": round(time.monotonic() - started, 1),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clusters", default="100,1000",
+                        help="comma-separated member counts; several run one subprocess each")
+    parser.add_argument("--workloads", type=int, default=10_000)
+    parser.add_argument("--objects", default="full",
+                        help="full (as the apiserver sends them, what the hub keeps today) "
+                             "or lean (transform on ingest); comma-separated for both")
+    parser.add_argument("--modes", default=",".join(MODES),
+                        help=f"reconcile modes to time, of {', '.join(MODES)}")
+    parser.add_argument("--cached-inventory", action="store_true",
+                        help="shorthand for --modes cached-inventory")
+    parser.add_argument("--sample", type=int, default=2000,
+                        help="workloads reconciled per mode (random, placed ones)")
+    parser.add_argument("--mode-budget", type=float, default=90.0,
+                        help="CPU seconds per mode; the sample is cut when spent")
+    parser.add_argument("--breakdown", type=int, default=10,
+                        help="reconciles for the snapshot-cost breakdown (hub mode)")
+    parser.add_argument("--system-pods-per-node", type=int, default=4,
+                        help="DaemonSet pods per node (of kube-proxy, cilium, node-exporter, "
+                             "NVIDIA device plugin, GFD, DCGM exporter, fluent-bit)")
+    parser.add_argument("--node-images", type=int, default=8,
+                        help="entries in each node's status.images")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--timeout", type=float, default=3600.0,
+                        help="wall seconds for the whole run (all subprocesses)")
+    parser.add_argument("--profile", action="store_true", help="cProfile per mode to stderr")
+    parser.add_argument("--single", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.cached_inventory:
+        args.modes = "cached-inventory"
+    for m in args.modes.split(","):
+        if m not in MODES:
+            parser.error(f"unknown mode {m!r}; choose from {', '.join(MODES)}")
+    configs = [(int(c), o) for o in args.objects.split(",") for c in args.clusters.split(",")]
+    started = time.monotonic()
+    if len(configs) == 1 or args.single:
+        args.clusters, args.objects = configs[0]
+        # a hard stop in case a phase overruns its cooperative deadline
+        signal.alarm(int(args.timeout) + 120)
+        result = run_one(args)
+        if args.single:
+            print(json.dumps(result))
+            return 0 if "error" not in result else 2
+        runs = [result]
+    else:
+        runs = []
+        for i, (clusters, objects) in enumerate(configs):
+            left = args.timeout - (time.monotonic() - started)
+            if left < 60:
+                runs.append({"clusters": clusters, "objects": objects,
+                             "error": "not run: --timeout spent"})
+                continue
+            share = left / (len(configs) - i) if i < len(configs) - 1 else left
+            cmd = [sys.executable, str(Path(__file__).resolve()), "--single",
+                   "--clusters", str(clusters), "--objects", objects,
+                   "--workloads", str(args.workloads), "--modes", args.modes,
+                   "--sample", str(args.sample), "--mode-budget", str(args.mode_budget),
+                   "--breakdown", str(args.breakdown),
+                   "--system-pods-per-node", str(args.system_pods_per_node),
+                   "--node-images", str(args.node_images), "--seed", str(args.seed),
+                   "--timeout", str(int(share))]
+            if args.profile:
+                cmd.append("--profile")
+            t0 = time.monotonic()
+            try:
+                proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True,
+                                      timeout=share + 180)
+                out = proc.stdout.strip().splitlines()
+                run = json.loads(out[-1]) if out else {"error": f"exit {proc.returncode}"}
+            except subprocess.TimeoutExpired:
+                run = {"clusters": clusters, "objects": objects, "error": "killed at timeout"}
+            except json.JSONDecodeError as exc:
+                run = {"clusters": clusters, "objects": objects, "error": f"bad output: {exc}"}
+            run["subprocess_wall_s"] = round(time.monotonic() - t0, 1)
+            runs.append(run)
+    print(json.dumps({
+        "benchmark": "hub_scale",
+        "machine": machine(),
+        "load_avg_start": runs[0].get("load_avg_before") if runs else None,
+        "load_avg_end": loadavg(),
+        "parameters": {"workloads": args.workloads, "modes": args.modes,
+                       "sample": args.sample, "mode_budget_cpu_s": args.mode_budget,
+                       "system_pods_per_node": args.system_pods_per_node,
+                       "node_images": args.node_images, "seed": args.seed,
+                       "timeout_s": args.timeout},
+        "goal": "hub RSS <= 300 MB at 100 clusters x 10,000 workloads",
+        "runs": runs,
+        "wall_s": round(time.monotonic() - started, 1),
+    }, indent=2))
+    return 0 if all("error" not in r for r in runs) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
