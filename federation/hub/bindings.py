@@ -9,6 +9,7 @@ clusters that still hold an old copy to remove once they answer again (fencing).
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -114,6 +115,12 @@ def holds_of(binding: Mapping[str, Any]) -> dict[str, Hold]:
         if hold is not None and hold.shapes:
             out[str(c["name"])] = hold
     return out
+
+
+def digest(obj: Any) -> str:
+    """A short, stable digest of a JSON-like value (key order does not matter)."""
+    return hashlib.blake2b(json.dumps(obj, sort_keys=True, default=str).encode(),
+                           digest_size=16).hexdigest()
 
 
 def inputs_key(*parts: object) -> str:

@@ -15,8 +15,6 @@ that reference it, so a change on the hub re-applies exactly those.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import logging
 import weakref
 from collections.abc import Callable, Iterable, Mapping
@@ -26,7 +24,7 @@ from typing import Any
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from federation.errors import FedctlError
-from federation.hub.bindings import TemplateKey
+from federation.hub.bindings import TemplateKey, digest
 from federation.hub.members import Members
 from federation.interpreters.interpreter import Interpreters
 from federation.syncer.apply import is_ours
@@ -70,11 +68,6 @@ def deps_from_json(raw: Any, namespace: str) -> list[Dependency]:
             out.append(Dependency(str(e["kind"]), namespace, str(e["name"]),
                                   bool(e.get("optional"))))
     return out
-
-
-def _digest(obj: Mapping[str, Any]) -> str:
-    return hashlib.blake2b(json.dumps(obj, sort_keys=True, default=str).encode(),
-                           digest_size=16).hexdigest()
 
 
 class DependencySync:
@@ -137,14 +130,14 @@ class DependencySync:
                     problems.append(f"{d.kind} {d.namespace}/{d.name} does not exist on the "
                                     "hub; create it there (the pods need it)")
                 continue
-            digest = _digest({k: v for k, v in src.items() if k != "metadata"})
-            if self._seen.get((cluster, ref, key)) == digest:
+            version = digest({k: v for k, v in src.items() if k != "metadata"})
+            if self._seen.get((cluster, ref, key)) == version:
                 continue
             msg = await self._hold(cluster, key, d, src)
             if msg:
                 problems.append(msg)
             else:
-                self._seen[(cluster, ref, key)] = digest
+                self._seen[(cluster, ref, key)] = version
         had = {(c, dep_ref(d)): d for c in had_clusters for d in had_deps}
         for (cluster, ref), d in sorted(had.items()):
             if (cluster, ref) in want:

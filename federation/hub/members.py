@@ -9,8 +9,6 @@ member's kubeconfig Secret) in the ``ClientPool`` with its health probe, two ref
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -27,6 +25,7 @@ from federation.clusters.inventory import Inventory, compute_inventory, slim_nod
 from federation.clusters.join import read_member_kubeconfig
 from federation.clusters.pool import ClientPool
 from federation.clusters.watch import Reflector, without_managed_fields
+from federation.hub.bindings import digest
 from federation.model.cluster import EDGE_TAINT_KEY, ClusterSnapshot, GpuPrice, Taint
 from federation.scheduling.reservations import Ledger, reserve
 from federation.syncer.apply import MemberApplier
@@ -104,8 +103,7 @@ def connection_fingerprint(obj: dict[str, Any]) -> str:
     """What a member's client depends on: its spec without taints, pricing and labels."""
     spec = {k: v for k, v in (obj.get("spec") or {}).items()
             if k not in ("taints", "pricing")}
-    return hashlib.blake2b(json.dumps(spec, sort_keys=True, default=str).encode(),
-                           digest_size=16).hexdigest()
+    return digest(spec)
 
 
 def health_taints(spec_taints: list[dict[str, Any]], health: Health,

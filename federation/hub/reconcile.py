@@ -10,8 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import hashlib
-import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -26,6 +24,7 @@ from federation.hub.bindings import (
     TemplateKey,
     clusters_spec,
     condition,
+    digest,
     placement_of,
 )
 from federation.hub.deps import DependencySync, DepsResult, deps_from_json, deps_to_json
@@ -269,10 +268,10 @@ class Reconciler:
                          replicas=dict(a.replicas), rules=rules, resume=resume)
             watched, cached = self.members.copy(a.cluster, key.api_version, key.kind,
                                                 key.namespace, key.name)
-            digest = _digest(obj)
+            sent = digest(obj)
             seen = self._applied.get((a.cluster, key))
             if cached is not None and seen is not None and seen == (
-                    digest, _generation(cached)) and is_ours(cached):
+                    sent, _generation(cached)) and is_ours(cached):
                 # what we would send is what we sent, and nobody changed the copy since
                 applied[a.cluster] = {"ok": True, "action": "unchanged", "message": ""}
                 copies[a.cluster] = cached
@@ -282,7 +281,7 @@ class Reconciler:
             applied[a.cluster] = {"ok": res.ok, "action": res.action, "message": res.message}
             if res.ok and res.object is not None:
                 copies[a.cluster] = res.object
-                self._applied[(a.cluster, key)] = (digest, _generation(res.object))
+                self._applied[(a.cluster, key)] = (sent, _generation(res.object))
             else:
                 self._applied.pop((a.cluster, key), None)
         return applied, copies
@@ -508,11 +507,6 @@ def _parse_time(raw: Any) -> dt.datetime | None:
         return dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
         return None
-
-
-def _digest(obj: Mapping[str, Any]) -> str:
-    return hashlib.blake2b(json.dumps(obj, sort_keys=True, default=str).encode(),
-                           digest_size=16).hexdigest()
 
 
 def _generation(obj: Mapping[str, Any]) -> int | None:
