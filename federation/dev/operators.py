@@ -49,8 +49,8 @@ from federation.dev.opsim.common import (
 )
 from federation.dev.opsim.index import OwnerIndex
 from federation.dev.opsim.kube import Rejected, Writer, served_kinds
-from federation.dev.opsim.queue import KeyQueue
 from federation.dev.opsim.registry import OPERATORS
+from federation.hub.queue import WorkQueue
 from federation.interpreters.interpreter import Interpreters
 
 log = logging.getLogger("federation.dev.operators")
@@ -89,7 +89,7 @@ class OperatorSimulator:
         self.interpreters = interpreters or Interpreters()
         self.clock = clock
         self.writer = Writer(api, request_timeout)
-        self.queue: KeyQueue[Key] = KeyQueue()
+        self.queue: WorkQueue[Key] = WorkQueue()
         self.index = OwnerIndex()
         self.stores: dict[str, Reflector] = {}  # every watched kind
         self.kinds: dict[str, WorkloadKind] = {}  # custom kinds served (and watched)

@@ -35,7 +35,7 @@ from federation.interpreters.interpreter import PHASE_ORDER, Interpreters
 from federation.model.placement import Placement
 from federation.scheduling.reservations import Ledger, holds_for
 from federation.scheduling.runtime import Scheduler
-from federation.syncer.apply import is_ours, raw_dict
+from federation.syncer.apply import MemberApplier, is_ours, raw_dict
 from federation.syncer.checkpoint import checkpoint_location
 from federation.syncer.dependencies import Dependency
 from federation.syncer.labels import BINDING_LABEL, FIELD_MANAGER
@@ -328,13 +328,17 @@ class Reconciler:
                 # fenced when it answers again: that transition re-queues every template
                 left.append(cluster)
                 continue
-            res = await rec.applier.delete(key.api_version, key.kind, key.name,
-                                           key.namespace or None)
-            self._applied.pop((cluster, key), None)
-            if not res.ok:
+            if not await self._delete_copy(rec.applier, cluster, key):
                 left.append(cluster)
                 failed = True
         return left, 5.0 if failed else None
+
+    async def _delete_copy(self, applier: MemberApplier, cluster: str,
+                           key: TemplateKey) -> bool:
+        """Delete the template's copy on ``cluster``; False if it is still there."""
+        res = await applier.delete(key.api_version, key.kind, key.name, key.namespace or None)
+        self._applied.pop((cluster, key), None)
+        return res.ok
 
     def _orphans(self, key: TemplateKey, placed: set[str]) -> set[str]:
         """Clusters whose watched copies say they hold this template though the binding
@@ -362,10 +366,7 @@ class Reconciler:
             rec = self.members.get(cluster)
             if rec is None:
                 continue
-            res = await rec.applier.delete(key.api_version, key.kind, key.name,
-                                           key.namespace or None)
-            self._applied.pop((cluster, key), None)
-            if not res.ok:
+            if not await self._delete_copy(rec.applier, cluster, key):
                 left.append(cluster)
         had_deps = deps_from_json(((binding or {}).get("spec") or {}).get("dependencies"),
                                   key.namespace)

@@ -16,8 +16,8 @@ from federation.dev.opsim.common import (
     with_spec_hash,
 )
 from federation.dev.opsim.index import OwnerIndex, OwnerRef
-from federation.dev.opsim.queue import KeyQueue
 from federation.dev.opsim.registry import OPERATORS
+from federation.hub.queue import WorkQueue
 from federation.interpreters.interpreter import Interpreters
 
 from .helpers import LATER, NOW, observe
@@ -114,7 +114,7 @@ def test_owner_index_follows_adds_moves_and_deletes() -> None:
 
 
 async def test_key_queue_dedups_and_never_hands_one_key_to_two_workers() -> None:
-    q: KeyQueue[str] = KeyQueue()
+    q: WorkQueue[str] = WorkQueue()
     q.add("a")
     q.add("a")
     q.add("b")
