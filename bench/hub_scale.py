@@ -1,10 +1,10 @@
 """Hub at scale: the hub's memory and reconcile cost at 100 and 1,000 members, no apiservers.
 
-    python bench/hub_scale.py [--clusters 100,1000] [--workloads 10000] [--objects full]
-        [--modes rebuild,hub,cached-inventory,cached-reserved] [--sample 2000]
+    python bench/hub_scale.py [--clusters 100,1000] [--workloads 10000] [--objects hub|full]
+        [--modes rebuild,inventory-cache,hub] [--sample 2000]
         [--mode-budget 90] [--breakdown 10]
         [--system-pods-per-node 4] [--node-images 8] [--timeout 3600] [--seed 7]
-        [--cached-inventory] [--profile]
+        [--profile]
 
 Builds, in one process, the state a hub holds for a fleet and runs the hub's per-workload
 pipeline against it. Nothing talks to a Kubernetes API (there is none, and nothing mocks
@@ -39,20 +39,20 @@ check per chosen cluster; the prune step (orphan copies in every member's cache)
 binding body and status and the template's aggregated status. API writes (the binding's
 server-side apply, status patches) are not included. Modes:
 
-* ``rebuild``: every member's inventory recomputed from its raw node and pod lists on
-  every reconcile (the hub before commit c373082; done by clearing the inventory caches);
-* ``hub``: the code as it is (since c373082 each member's ``Inventory`` is cached per
-  nodes version, pods version and holders; prices, taints, ``reserve()`` per reconcile);
-* ``cached-inventory`` (``--cached-inventory``): each member's whole snapshot before
-  ``reserve()`` cached, keyed on its reflectors' versions and a per-member version of the
-  ledger's holders, so a reconcile only re-applies ``reserve()``;
-* ``cached-reserved``: also the reserved snapshot of every member the workload holds
-  nothing on, keyed on a per-member version of what the ledger holds there.
+* ``rebuild``: every member's inventory and snapshot rebuilt from its node and pod
+  caches on every reconcile (the hub before commit c373082; caches cleared);
+* ``inventory-cache``: each member's ``Inventory`` cached, its snapshot (prices, taints,
+  every other binding's holds packed in by ``reserve()``) rebuilt per reconcile (the hub
+  from c373082 until the snapshot cache; that cache cleared);
+* ``hub``: the code as it is: each member's snapshot and reserved snapshot cached on its
+  reflectors' versions, its spec revision, health and the ledger's version for it.
 
-The cached modes compare their snapshots with ``Members.snapshots`` (20 reconciles each).
+Every mode compares its snapshots with ones built with all caches dropped (20 reconciles).
 
-``--objects lean`` simulates a transform on ingest: managedFields and the last-applied
-annotation dropped everywhere, nodes and pods cut to the fields ``compute_inventory`` reads.
+``--objects hub`` (the default) stores what the hub's reflectors keep (their transforms:
+``NodeInfo``/``PodUsage`` records for member nodes and pods, ``cached_form`` for every
+other object); ``--objects full`` stores objects as the apiserver sends them (the hub
+before those transforms).
 
 Several cluster counts or object modes run one subprocess each (so every RSS is clean).
 Prints one JSON document; asserts nothing. Applies the hub's GC thresholds
@@ -88,8 +88,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from federation.catalog.egress import load_egress_matrix
 from federation.catalog.gpus import GpuProduct, lookup
 from federation.catalog.prices import load_price_catalog
+from federation.clusters.compact import cached_form
 from federation.clusters.health import Health
-from federation.clusters.inventory import compute_inventory
+from federation.clusters.inventory import compute_inventory, node_info, pod_usage
 from federation.clusters.join import member_cluster_manifest
 from federation.clusters.watch import Reflector, object_key
 from federation.dev.nodes import node_manifests
@@ -103,6 +104,7 @@ from federation.fleet import (
 )
 from federation.hub.bindings import PLURAL as BINDINGS
 from federation.hub.bindings import TemplateKey, clusters_spec, condition, placement_of
+from federation.hub.bindings import digest as _digest
 from federation.hub.controller import Hub, HubConfig
 from federation.hub.members import MemberRecord, Members, WatchedKind
 from federation.hub.reconcile import (
@@ -110,7 +112,6 @@ from federation.hub.reconcile import (
     Outcome,
     _applied_condition,
     _conds,
-    _digest,
     _now,
 )
 from federation.interpreters.demand import extract_demand
@@ -119,7 +120,7 @@ from federation.interpreters.paths import get_at
 from federation.model.cluster import ClusterSnapshot
 from federation.model.demand import Demand
 from federation.model.placement import Placement
-from federation.scheduling.reservations import Hold, Ledger, Shape, holds_for, reserve
+from federation.scheduling.reservations import Hold, Ledger, holds_for
 from federation.scheduling.runtime import Scheduler
 from federation.syncer.apply import MemberApplier
 from federation.syncer.dependencies import referenced
@@ -188,7 +189,7 @@ TEMPLATE_KINDS = {
     "InferenceService": WatchedKind("serving.kserve.io/v1beta1", "InferenceService",
                                     "inferenceservices"),
 }
-MODES = ("rebuild", "hub", "cached-inventory", "cached-reserved")
+MODES = ("rebuild", "inventory-cache", "hub")
 TS = "2026-11-23T08:00:00Z"
 
 
@@ -286,41 +287,16 @@ def decode(obj: Obj) -> Obj:
     return out
 
 
-def lean(obj: Obj, what: str) -> Obj:
-    """``--objects lean``: a transform on ingest (what a reflector could keep instead)."""
-    meta = obj.get("metadata") or {}
-    meta.pop("managedFields", None)
-    (meta.get("annotations") or {}).pop("kubectl.kubernetes.io/last-applied-configuration",
-                                        None)
+def hub_form(obj: Obj, what: str) -> Any:
+    """``--objects hub``: what the hub's reflectors keep of an object (their transforms):
+    a ``NodeInfo``/``PodUsage`` record for member nodes and pods, ``cached_form`` (no
+    managedFields or last-applied annotation, strings interned) for everything else;
+    member copies also lose their containers first (``without_pod_specs``)."""
     if what == "pod":
-        spec = obj.get("spec") or {}
-        labels = meta.get("labels") or {}
-
-        def res(cs: Any) -> list[Obj]:
-            return [{"resources": c.get("resources") or {}} for c in cs or []]
-
-        out: Obj = {"metadata": {"name": meta.get("name"), "namespace": meta.get("namespace")},
-                    "spec": {"nodeName": spec.get("nodeName"),
-                             "containers": res(spec.get("containers"))},
-                    "status": {"phase": (obj.get("status") or {}).get("phase")}}
-        if BINDING_LABEL in labels:
-            out["metadata"]["labels"] = {BINDING_LABEL: labels[BINDING_LABEL]}
-        if spec.get("initContainers"):
-            out["spec"]["initContainers"] = res(spec["initContainers"])
-        return out
+        return pod_usage(obj)
     if what == "node":
-        status = obj.get("status") or {}
-        labels = meta.get("labels") or {}
-        keep = ("nvidia.com/gpu.product", "nvidia.com/gpu.memory")
-        return {"metadata": {"name": meta.get("name"),
-                             "labels": {k: labels[k] for k in keep if k in labels}},
-                "spec": {k: v for k, v in (obj.get("spec") or {}).items()
-                         if k == "unschedulable"},
-                "status": {"allocatable": status.get("allocatable"),
-                           "capacity": status.get("capacity"),
-                           "conditions": [c for c in status.get("conditions") or []
-                                          if c.get("type") == "Ready"]}}
-    return obj
+        return node_info(obj)
+    return cached_form(obj)
 
 
 # ---- the fleet ----------------------------------------------------------------------------
@@ -824,62 +800,30 @@ async def _no_apiserver(*_: Any, **__: Any) -> Any:
     raise RuntimeError("hub_scale has no apiserver: reflector stores are filled directly")
 
 
-def reflector(name: str, objects: Iterable[Obj] = ()) -> Reflector:
-    refl = Reflector(name, _no_apiserver)
-    for o in objects:
-        refl.store[object_key(o)] = o
+def reflector(name: str, objects: Iterable[Obj] | Mapping[str, Any] = ()) -> Reflector[Any]:
+    """A reflector whose store holds ``objects`` (keyed by name, or by the mapping's keys
+    for records such as ``PodUsage`` that carry no metadata)."""
+    refl: Reflector[Any] = Reflector(name, _no_apiserver)
+    items = objects.items() if isinstance(objects, Mapping) else (
+        (object_key(o), o) for o in objects)
+    for k, o in items:
+        refl.store[k] = o
     refl.version += 1  # as a list does
     refl.synced.set()
     return refl
 
 
-class VersionedLedger(Ledger):
-    """The hub's Ledger plus what the proposal adds: per-cluster versions bumped when the
-    holds on a cluster (``versions``) or the set of bindings holding it (``holder_versions``)
-    change. Setting equal holds (a steady-state reconcile) bumps nothing."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.versions: dict[str, int] = {}
-        self.holder_versions: dict[str, int] = {}
-
-    def set(self, binding: str, holds: Mapping[str, Hold]) -> None:
-        old = dict(self.holds(binding))
-        super().set(binding, holds)
-        for c in old.keys() | holds.keys():
-            if old.get(c) != holds.get(c):
-                self.versions[c] = self.versions.get(c, 0) + 1
-            if (c in old) != (c in holds):
-                self.holder_versions[c] = self.holder_versions.get(c, 0) + 1
-
-
-class _HoldersOnly(Ledger):
-    """Passes the holders through (their pods stay out of the inventory) and holds nothing,
-    so ``Members.snapshot`` returns the snapshot before ``reserve()``."""
-
-    def __init__(self, inner: Ledger) -> None:
-        super().__init__()
-        self._inner = inner
-
-    def holders(self, cluster: str) -> frozenset[str]:
-        return self._inner.holders(cluster)
-
-    def held(self, cluster: str, excluding: str | None = None) -> list[tuple[Shape, int]]:
-        return []
-
-
 class OfflineMembers(Members):
     """``Members`` with records added from generated objects: no client, no probe, no
-    reflector task. Health is set, not probed. ``cached_snapshots`` simulates the proposal."""
+    reflector task. Health is set, not probed."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._health: dict[str, Health] = {}
-        self._base: dict[str, tuple[tuple[Any, ...], ClusterSnapshot]] = {}
-        self._reserved: dict[str, tuple[tuple[Any, ...], ClusterSnapshot]] = {}
 
-    def add_offline(self, obj: Obj, nodes: Reflector, pods: Reflector, ready: bool,
-                    installed: frozenset[str], copies: dict[tuple[str, str], Reflector]) -> None:
+    def add_offline(self, obj: Obj, nodes: Reflector[Any], pods: Reflector[Any], ready: bool,
+                    installed: frozenset[str],
+                    copies: dict[tuple[str, str], Reflector[Any]]) -> None:
         name = obj["metadata"]["name"]
         labels = {k: v for k, v in (obj["metadata"].get("labels") or {}).items()
                   if k != "app.kubernetes.io/managed-by"}
@@ -897,41 +841,12 @@ class OfflineMembers(Members):
     def health(self, name: str) -> Health:
         return self._health[name]
 
-    def cached_snapshots(self, mode: str, not_ready_grace: float, holding: frozenset[str],
-                         ledger: VersionedLedger, binding: str) -> tuple[ClusterSnapshot, ...]:
-        now = time.monotonic()
-        own = ledger.holds(binding)
-        out = []
-        for n in self.names():
-            h = n in holding
-            rec = self._members[n]
-            within = rec.not_ready_since is not None and now - rec.not_ready_since < (
-                not_ready_grace)
-            health = self._health[n]
-            # holding replicas and the toleration matter only for a member that is not Ready
-            key = (health, True if health.ready else (h, within), rec.generation,
-                   rec.nodes.version, rec.pods.version, ledger.holder_versions.get(n, 0))
-            base = self._base.get(n)
-            if base is None or base[0] != key:
-                base = (key, self.snapshot(n, not_ready_grace, now, h, _HoldersOnly(ledger)))
-                self._base[n] = base
-            if mode == "cached-inventory" or n in own:
-                out.append(reserve(base[1], ledger.held(n, excluding=binding)))
-                continue
-            rkey = (*key, ledger.versions.get(n, 0))
-            res = self._reserved.get(n)
-            if res is None or res[0] != rkey:
-                res = (rkey, reserve(base[1], ledger.held(n)))
-                self._reserved[n] = res
-            out.append(res[1])
-        return tuple(out)
-
 
 @dataclass
 class State:
     hub: Hub
     members: OfflineMembers
-    ledger: VersionedLedger
+    ledger: Ledger
     scheduler: Scheduler
     keys: list[TemplateKey]
     applied: dict[tuple[str, TemplateKey], tuple[str, int | None]]
@@ -959,17 +874,23 @@ def deep_size(obj: Any) -> int:
             stack.extend(o.values())
         elif isinstance(o, list | tuple):
             stack.extend(o)
+        elif hasattr(o, "__slots__") and not isinstance(o, str):  # records (PodUsage...)
+            stack.extend(getattr(o, a) for a in o.__slots__)
     return total
 
 
-def _estimate(objs: Sequence[Obj], rnd: random.Random, total: int) -> dict[str, Any]:
+def _estimate(objs: Sequence[Any], rnd: random.Random, total: int) -> dict[str, Any]:
     if not objs:
         return {"count": total}
     sample = rnd.sample(list(objs), min(200, len(objs)))
-    per = statistics.fmean(deep_size(o) for o in sample)
-    js = statistics.fmean(len(json.dumps(o, separators=(",", ":"))) for o in sample)
-    return {"count": total, "bytes_per_object": round(per), "json_bytes_per_object": round(js),
-            "estimate_mib": round(per * total / MiB, 1)}
+    # the sample as one structure: a string shared by its objects (interned) counts once
+    per = (deep_size(sample) - sys.getsizeof(sample)) / len(sample)
+    out: dict[str, Any] = {"count": total, "bytes_per_object": round(per),
+                           "estimate_mib": round(per * total / MiB, 1)}
+    if all(isinstance(o, dict) for o in sample):
+        out["json_bytes_per_object"] = round(statistics.fmean(
+            len(json.dumps(o, separators=(",", ":"))) for o in sample))
+    return out
 
 
 def build_state(args: argparse.Namespace, deadline: float) -> State:
@@ -987,15 +908,19 @@ def build_state(args: argparse.Namespace, deadline: float) -> State:
         if time.monotonic() > deadline:
             raise Deadline(f"timeout while building ({name})")
 
-    def ingest(obj: Obj, what: str) -> Obj:
+    def ingest(obj: Obj, what: str) -> Any:
         out = decode(obj)
-        return lean(out, what) if objects == "lean" else out
+        if objects != "hub":
+            return out
+        if what == "copy":  # the member copy caches' view (Members._keep_copy)
+            out = hub.interpreters.without_pod_specs(out)
+        return hub_form(out, what)
 
     stage("imports (interpreter, kubernetes_asyncio, fedctl)")
     catalog = load_price_catalog()
     hub = Hub(HubConfig(kubeconfig=Path("/nonexistent/kubeconfig"),
                         cache_dir=Path("/nonexistent/cache")))
-    ledger = VersionedLedger()
+    ledger = Ledger()
     hub.ledger = ledger
     interp = hub.interpreters
     members = OfflineMembers(catalog, Path("/nonexistent/cache"), lambda _n: None,
@@ -1015,18 +940,18 @@ def build_state(args: argparse.Namespace, deadline: float) -> State:
     fleet, bench = build_fleet(args.clusters, rnd, train, serve, cpu)
 
     # members: nodes, DaemonSet/add-on pods, MemberCluster, kubeconfig Secret
-    node_refl: dict[str, Reflector] = {}
-    pod_store: dict[str, dict[str, Obj]] = {}
+    node_refl: dict[str, Reflector[Any]] = {}
+    pod_store: dict[str, dict[str, Any]] = {}
     mc_objs: list[Obj] = []
     secrets: list[Obj] = []
-    samples: dict[str, list[Obj]] = {"node": [], "system pod": [], "workload pod": [],
+    samples: dict[str, list[Any]] = {"node": [], "system pod": [], "workload pod": [],
                                      "template": [], "binding": [], "member copy": [],
                                      "membercluster": [], "secret": []}
     n_nodes = n_sys = 0
     for bc in bench:
         spec = bc.spec
-        nodes = []
-        pods: dict[str, Obj] = {}
+        nodes: dict[str, Any] = {}
+        pods: dict[str, Any] = {}
         for m in node_manifests(spec):
             obj = node_object(m, ids, args.node_images, rnd)
             product = None
@@ -1053,7 +978,7 @@ def build_state(args: argparse.Namespace, deadline: float) -> State:
                 pods[f"{ns}/{pname}"] = ingest(pod, "pod")
                 n_sys += 1
             bc.nodes.setdefault(product, []).append(bn)
-            nodes.append(ingest(obj, "node"))
+            nodes[obj["metadata"]["name"]] = ingest(obj, "node")
         cpu_nodes = bc.nodes.get(None) or next(iter(bc.nodes.values()))
         for ns, addon, count in ADDONS:
             for _ in range(count):
@@ -1072,7 +997,7 @@ def build_state(args: argparse.Namespace, deadline: float) -> State:
                 pods[f"{ns}/{pname}"] = ingest(pod, "pod")
                 n_sys += 1
         n_nodes += len(nodes)
-        samples["node"].extend(nodes[:2])
+        samples["node"].extend(list(nodes.values())[:2])
         samples["system pod"].extend(list(pods.values())[:2])
         node_refl[spec.name] = reflector(f"{spec.name}/nodes", nodes)
         pod_store[spec.name] = pods
@@ -1188,7 +1113,8 @@ def build_state(args: argparse.Namespace, deadline: float) -> State:
             member_copy = _member_copy(copy, ids)
             cluster_copies[a.cluster] = member_copy
             stored = ingest(member_copy, "copy")
-            if w.kind == "Deployment":  # list items of built-in kinds carry no kind
+            if w.kind == "Deployment" and objects == "full":
+                # list items of built-in kinds carry no kind (the hub's copy caches add it)
                 stored.pop("apiVersion", None)
                 stored.pop("kind", None)
             copies[a.cluster].setdefault((wk.api_version, w.kind), []).append(stored)
@@ -1462,17 +1388,29 @@ class RunStats:
     snapshots_equal: bool = True
 
 
+def fresh_snapshots(members: OfflineMembers, grace: float, holding: frozenset[str],
+                    ledger: Ledger, binding: str) -> tuple[ClusterSnapshot, ...]:
+    """``Members.snapshots`` with every cache dropped first."""
+    for n in members.names():
+        rec = members.get(n)
+        assert rec is not None
+        rec.snapshot_cache = rec.inventory_cache = None
+    return members.snapshots(grace, holding, ledger, binding)
+
+
 def reconcile_cpu(st: State, key: TemplateKey, mode: str, stats: RunStats,
                   check: bool = False) -> None:
     """What ``Reconciler.reconcile`` computes for a template whose binding exists, minus
     its API calls (finalizer patch, server-side applies, binding and status writes)."""
     hub, members, ledger, interp = st.hub, st.members, st.ledger, st.hub.interpreters
     clock = time.thread_time_ns
-    if mode == "rebuild":  # the code before c373082: every member's inventory rebuilt
+    if mode != "hub":  # an older hub: no snapshot cache (and before c373082 no inventory one)
         for n in members.names():
             rec = members.get(n)
             assert rec is not None
-            rec.inventory_cache = None
+            rec.snapshot_cache = None
+            if mode == "rebuild":
+                rec.inventory_cache = None
     t0 = clock()
     tmpl = hub.template(key)
     binding = hub.binding(key)
@@ -1489,14 +1427,12 @@ def reconcile_cpu(st: State, key: TemplateKey, mode: str, stats: RunStats,
     holding = frozenset(previous.clusters) if previous else frozenset()
     grace = float(policy.spec.failover.cluster_not_ready_seconds)
     t1 = clock()
-    if mode in ("hub", "rebuild"):
-        snaps = members.snapshots(grace, holding, ledger, key.label)
-    else:
-        snaps = members.cached_snapshots(mode, grace, holding, ledger, key.label)
+    snaps = members.snapshots(grace, holding, ledger, key.label)
     t2 = clock()
-    if check:  # untimed calls only
+    if check:  # untimed: the cached snapshots are those built afresh
         stats.snapshots_checked += 1
-        stats.snapshots_equal &= snaps == members.snapshots(grace, holding, ledger, key.label)
+        stats.snapshots_equal &= snaps == fresh_snapshots(members, grace, holding, ledger,
+                                                          key.label)
         t2 = clock()
     decision = st.scheduler.schedule(snaps, demand, policy.spec.placement, previous)
     t3 = clock()
@@ -1631,10 +1567,9 @@ def _pct(samples_ns: list[int], prefix: str) -> dict[str, float]:
 def run_mode(st: State, mode: str, sample: list[TemplateKey], budget_cpu: float,
              deadline: float, profile: bool) -> dict[str, Any]:
     stats = RunStats()
-    # warm-up, untimed (fills the caches of the cached modes); the cached modes compare
-    # their snapshots with Members.snapshots here
+    # warm-up, untimed (fills the caches); compares the snapshots with fresh ones here
     for key in sample[:20]:
-        reconcile_cpu(st, key, mode, stats, check=mode.startswith("cached"))
+        reconcile_cpu(st, key, mode, stats, check=True)
     stats.moved = stats.unschedulable = stats.would_apply = 0
     stats.phases = dict.fromkeys(PHASES, 0)
     prof = cProfile.Profile() if profile else None
@@ -1676,9 +1611,9 @@ def run_mode(st: State, mode: str, sample: list[TemplateKey], budget_cpu: float,
         "placement_changed": stats.moved, "unschedulable": stats.unschedulable,
         "copies_that_would_be_applied": stats.would_apply,
         "snapshots_checked_against_hub": stats.snapshots_checked,
-        "snapshots_equal_to_hub": stats.snapshots_equal if stats.snapshots_checked else None,
+        "snapshots_equal_to_fresh": stats.snapshots_equal if stats.snapshots_checked else None,
         "gc": gcs,
-        # a resync enqueues every template every 30 s (HubConfig.resync_seconds)
+        # a resync enqueues every template every 300 s (HubConfig.resync_seconds)
         "full_resync_cpu_s": round(mean_cpu * len(st.keys), 1),
     }
 
@@ -1689,8 +1624,8 @@ def snapshot_breakdown(st: State, sample: list[TemplateKey]) -> dict[str, Any]:
     members, ledger = st.members, st.ledger
     names = members.names()
     clock = time.thread_time_ns
-    acc = dict.fromkeys(("snapshots_rebuild", "snapshots_hub", "inventory_nodes_only",
-                         "inventory_nodes_and_pods", "ledger_held_and_reserve"), 0)
+    acc = dict.fromkeys(("snapshots_rebuild", "snapshots_inventory_cache", "snapshots_hub",
+                         "inventory_nodes_and_pods"), 0)
     for key in sample:
         previous = placement_of(st.hub.binding(key))
         holding = frozenset(previous.clusters) if previous else frozenset()
@@ -1699,30 +1634,25 @@ def snapshot_breakdown(st: State, sample: list[TemplateKey]) -> dict[str, Any]:
             rec = members.get(n)
             assert rec is not None
             h = n in holding
-            rec.inventory_cache = None
+            rec.inventory_cache = rec.snapshot_cache = None
             t0 = clock()
-            members.snapshot(n, 120.0, now, h, ledger, key.label)  # inventory rebuilt
+            members.snapshot(n, 120.0, now, h, ledger, key.label)  # everything rebuilt
             t1 = clock()
-            members.snapshot(n, 120.0, now, h, ledger, key.label)  # inventory cached
+            rec.snapshot_cache = None
             t2 = clock()
-            compute_inventory(rec.nodes.store.values(), ())
+            members.snapshot(n, 120.0, now, h, ledger, key.label)  # inventory cached
             t3 = clock()
+            members.snapshot(n, 120.0, now, h, ledger, key.label)  # snapshot cached
+            t4 = clock()
             compute_inventory(rec.nodes.store.values(), rec.pods.store.values(),
                               ledger.holders(n))
-            t4 = clock()
-            base = members.snapshot(n, 120.0, now, h, _HoldersOnly(ledger))
             t5 = clock()
-            reserve(base, ledger.held(n, excluding=key.label))
-            t6 = clock()
             acc["snapshots_rebuild"] += t1 - t0
-            acc["snapshots_hub"] += t2 - t1
-            acc["inventory_nodes_only"] += t3 - t2
-            acc["inventory_nodes_and_pods"] += t4 - t3
-            acc["ledger_held_and_reserve"] += t6 - t5
+            acc["snapshots_inventory_cache"] += t3 - t2
+            acc["snapshots_hub"] += t4 - t3
+            acc["inventory_nodes_and_pods"] += t5 - t4
     k = max(1, len(sample))
     out: dict[str, Any] = {k_: round(v / 1e6 / k, 2) for k_, v in acc.items()}
-    # holders, cache key, prices, taints, the ClusterSnapshot (a difference of timings)
-    out["hub_rest_ms"] = round(out["snapshots_hub"] - out["ledger_held_and_reserve"], 2)
     out["reconciles_measured"] = len(sample)
     pods = sum(len(r.pods.store) for n in names if (r := members.get(n)) is not None)
     nodes = sum(len(r.nodes.store) for n in names if (r := members.get(n)) is not None)
@@ -1791,13 +1721,11 @@ def main() -> int:
     parser.add_argument("--clusters", default="100,1000",
                         help="comma-separated member counts; several run one subprocess each")
     parser.add_argument("--workloads", type=int, default=10_000)
-    parser.add_argument("--objects", default="full",
-                        help="full (as the apiserver sends them, what the hub keeps today) "
-                             "or lean (transform on ingest); comma-separated for both")
+    parser.add_argument("--objects", default="hub",
+                        help="hub (what the hub's reflector transforms keep) or full (as "
+                             "the apiserver sends them); comma-separated for both")
     parser.add_argument("--modes", default=",".join(MODES),
                         help=f"reconcile modes to time, of {', '.join(MODES)}")
-    parser.add_argument("--cached-inventory", action="store_true",
-                        help="shorthand for --modes cached-inventory")
     parser.add_argument("--sample", type=int, default=2000,
                         help="workloads reconciled per mode (random, placed ones)")
     parser.add_argument("--mode-budget", type=float, default=90.0,
@@ -1815,8 +1743,6 @@ def main() -> int:
     parser.add_argument("--profile", action="store_true", help="cProfile per mode to stderr")
     parser.add_argument("--single", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.cached_inventory:
-        args.modes = "cached-inventory"
     for m in args.modes.split(","):
         if m not in MODES:
             parser.error(f"unknown mode {m!r}; choose from {', '.join(MODES)}")

@@ -1,7 +1,8 @@
 """Propagation benchmark: the hub controller end to end on a local fleet of 5 members.
 
     python bench/propagation.py [--workloads 1000] [--concurrency 20] [--rate 0]
-        [--workers 16] [--timeout 1200] [--keep] [--state-dir DIR] [--no-failover] [--fence]
+        [--workers 16] [--home-members 5] [--timeout 1200] [--keep] [--state-dir DIR]
+        [--no-failover] [--fence]
 
 Starts the fleet of ``bench/propagation-fleet.yaml`` (hub + 5 members, real control
 planes on 127.0.0.1) under a temporary state directory, joins the members (the code path
@@ -12,8 +13,9 @@ of ``fedctl clusters join``) and runs ``fedctl hub run`` as its own process (std
    Deployments labelled ``bench.fedctl.dev/group=gK`` and places them with ordered
    cluster affinities: first the K-th member alone, then every other member (the failover
    term); Divided, Aggregated. So each 1-replica Deployment lands on exactly one member,
-   the workloads are spread evenly over the 5 members, and they can still move when
-   their member fails. Failover toleration is left at the default.
+   the workloads are spread evenly over the 5 members (over the first K with
+   ``--home-members K``; 1 puts every workload on one member), and they can still move
+   when their member fails. Failover toleration is left at the default.
 2. creates N Deployments (1 replica, 10m CPU) on the hub with ``--concurrency`` calls in
    flight (and at most ``--rate`` per second if given), recording when each create call
    returned; one watch per member (Deployments labelled
@@ -713,7 +715,8 @@ class Bench:
                           home: dict[str, str], deadline: float) -> None:
         """Fills ``out`` as it goes, so a phase that times out still reports."""
         a = self.args
-        items = [(f"w{i:05d}", f"g{i % len(members)}") for i in range(a.workloads)]
+        homes = max(1, min(a.home_members, len(members)))
+        items = [(f"w{i:05d}", f"g{i % homes}") for i in range(a.workloads)]
         cpu0 = proc_cpu_seconds(self.hub.pid) if self.hub else None
         log(f"creating {a.workloads} Deployments (concurrency {a.concurrency}, "
             f"rate {a.rate or 'unlimited'}/s)")
@@ -1059,6 +1062,9 @@ def main() -> int:
     ap.add_argument("--rate", type=float, default=0.0,
                     help="at most this many creates per second (0: as fast as possible)")
     ap.add_argument("--workers", type=int, default=16, help="`fedctl hub run --workers`")
+    ap.add_argument("--home-members", type=int, default=5,
+                    help="workloads go to the first K members (1: all on one member, so "
+                         "the failover moves every workload)")
     ap.add_argument("--timeout", type=float, default=1200.0,
                     help="bound on the whole run, seconds (teardown comes after)")
     ap.add_argument("--available-timeout", type=float, default=180.0,
@@ -1089,9 +1095,10 @@ def main() -> int:
         "parameters": {
             "workloads": args.workloads, "concurrency": args.concurrency,
             "rate_per_s": args.rate or None, "hub_workers": args.workers,
+            "home_members": args.home_members,
             "timeout_seconds": args.timeout, "fleet_file": str(args.fleet),
             "workload": "Deployment, 1 replica, requests cpu 10m / memory 16Mi",
-            "policy": "5 PropagationPolicies; group gK (workload i: K = i mod 5): "
+            "policy": "5 PropagationPolicies; group gK (workload i: K = i mod home_members): "
                       "clusterAffinities [home: member K] then [failover: the others]; "
                       "Divided/Aggregated",
             "failover_cluster_not_ready_seconds": Failover().cluster_not_ready_seconds,

@@ -25,8 +25,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run.add_argument("--eviction-rate", type=float, default=100.0,
                      help="workloads moved off failed clusters per second (0: unlimited; "
                      "default 100)")
-    run.add_argument("--resync-seconds", type=float, default=30.0,
-                     help="full resync period (member copies are watched; default 30)")
+    run.add_argument("--resync-seconds", type=float, default=300.0,
+                     help="full resync period: a safety net, everything is watched "
+                          "(default 300)")
     run.add_argument("--interpreter", type=Path, action="append", default=[],
                      help="WorkloadInterpreter YAML for kinds without built-in support")
     run.add_argument("--http-host", default="127.0.0.1", help="address for /healthz, "

@@ -8,6 +8,7 @@ discovery sets, mapped to fedctl's short names; unknown labels are kept verbatim
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -118,103 +119,108 @@ def holds_resources(pod: Mapping[str, Any]) -> bool:
                                                                           "Failed")
 
 
-def _resources_only(containers: Any) -> list[dict[str, Any]]:
-    return [{"resources": {k: v for k, v in (c.get("resources") or {}).items()
-                           if k in ("requests", "limits")}}
-            for c in containers or [] if isinstance(c, Mapping)]
+@dataclass(frozen=True, slots=True)
+class PodUsage:
+    """What a pod holds on its node, as ``compute_inventory`` counts it: the hub's pod
+    caches keep one of these per pod instead of the pod (a fleet's pods were most of the
+    hub's memory). ``node`` is empty for a pod that holds nothing (unscheduled or ended)."""
+
+    node: str
+    binding: str | None
+    gpus: int
+    cpu_millis: int
+    memory_bytes: int
 
 
-def slim_pod(pod: dict[str, Any]) -> dict[str, Any]:
-    """The part of a pod ``compute_inventory`` reads (kept by the hub's pod caches
-    instead of the whole object: a fleet's pods are most of the hub's memory)."""
-    meta = pod.get("metadata") or {}
-    spec = pod.get("spec") or {}
-    binding = (meta.get("labels") or {}).get(BINDING_LABEL)
-    out: dict[str, Any] = {
-        "metadata": {"name": meta.get("name"), "namespace": meta.get("namespace"),
-                     "resourceVersion": meta.get("resourceVersion")},
-        "spec": {"nodeName": spec.get("nodeName"),
-                 "containers": _resources_only(spec.get("containers")),
-                 "initContainers": _resources_only(spec.get("initContainers"))},
-        "status": {"phase": (pod.get("status") or {}).get("phase")},
-    }
-    if binding is not None:
-        out["metadata"]["labels"] = {BINDING_LABEL: binding}
-    return out
+@dataclass(frozen=True, slots=True)
+class NodeInfo:
+    """What ``compute_inventory`` reads of a node (the hub's node caches keep this)."""
+
+    name: str
+    product: str | None
+    gpu_memory_mib: int
+    gpus_capacity: int
+    gpus_allocatable: int
+    cpu_millis: int
+    memory_bytes: int
+    ready: bool
 
 
-def slim_node(node: dict[str, Any]) -> dict[str, Any]:
-    """The part of a node ``compute_inventory`` reads."""
-    meta = node.get("metadata") or {}
+def pod_usage(pod: Mapping[str, Any]) -> PodUsage:
+    """A pod as the inventory counts it (a reflector transform)."""
+    labels = (pod.get("metadata") or {}).get("labels") or {}
+    binding = labels.get(BINDING_LABEL)
+    binding = sys.intern(binding) if isinstance(binding, str) else None
+    if not holds_resources(pod):
+        return PodUsage("", binding, 0, 0, 0)
+    g, c, m = pod_requests(pod)
+    return PodUsage(sys.intern(str(pod["spec"]["nodeName"])), binding, g, c, m)
+
+
+def node_info(node: Mapping[str, Any]) -> NodeInfo:
+    """A node as the inventory reads it (a reflector transform)."""
     status = node.get("status") or {}
-    labels = meta.get("labels") or {}
-    return {
-        "metadata": {"name": meta.get("name"),
-                     "resourceVersion": meta.get("resourceVersion"),
-                     "labels": {k: v for k, v in labels.items()
-                                if k in (PRODUCT_LABEL, MEMORY_LABEL)}},
-        "spec": {"unschedulable": (node.get("spec") or {}).get("unschedulable")},
-        "status": {"allocatable": status.get("allocatable") or {},
-                   "capacity": status.get("capacity") or {},
-                   "conditions": [c for c in status.get("conditions") or []
-                                  if isinstance(c, Mapping) and c.get("type") == "Ready"]},
-    }
+    alloc = status.get("allocatable") or {}
+    cap = status.get("capacity") or {}
+    product = node_product(node)
+    n_gpu = _gpus(alloc.get(GPU_RESOURCE))
+    mem_mib = 0
+    if product:
+        labels = (node.get("metadata") or {}).get("labels") or {}
+        mem_mib = _qty(labels.get(MEMORY_LABEL), int)
+        if not mem_mib:
+            found = lookup(product)
+            mem_mib = found.memory_mib if found else 0
+    return NodeInfo(
+        name=sys.intern(str((node.get("metadata") or {}).get("name", ""))),
+        product=sys.intern(product) if product else None,
+        gpu_memory_mib=mem_mib,
+        gpus_capacity=_gpus(cap.get(GPU_RESOURCE)) or n_gpu,
+        gpus_allocatable=n_gpu,
+        cpu_millis=_qty(alloc.get("cpu"), cpu_millis),
+        memory_bytes=_qty(alloc.get("memory"), memory_bytes),
+        ready=_ready(node))
 
 
-def compute_inventory(nodes: Iterable[Mapping[str, Any]],
-                      pods: Iterable[Mapping[str, Any]],
+def compute_inventory(nodes: Iterable[NodeInfo | Mapping[str, Any]],
+                      pods: Iterable[PodUsage | Mapping[str, Any]],
                       exclude_bindings: Collection[str] = ()) -> Inventory:
     """Inventory of one cluster; pods labelled with a binding in ``exclude_bindings`` are
-    left out (the hub counts those through the binding's reservation instead)."""
-    node_list = list(nodes)
+    left out (the hub counts those through the binding's reservation instead). Nodes and
+    pods are API objects or the records ``node_info``/``pod_usage`` make of them."""
+    infos = [n if isinstance(n, NodeInfo) else node_info(n) for n in nodes]
     used: dict[str, list[int]] = {}
     for pod in pods:
-        if not holds_resources(pod):
+        u = pod if isinstance(pod, PodUsage) else pod_usage(pod)
+        if not u.node or (exclude_bindings and u.binding in exclude_bindings):
             continue
-        if exclude_bindings and (
-                ((pod.get("metadata") or {}).get("labels") or {}).get(BINDING_LABEL)
-                in exclude_bindings):
-            continue
-        g, c, m = pod_requests(pod)
-        slot = used.setdefault(pod["spec"]["nodeName"], [0, 0, 0])
-        slot[0] += g
-        slot[1] += c
-        slot[2] += m
+        slot = used.setdefault(u.node, [0, 0, 0])
+        slot[0] += u.gpus
+        slot[1] += u.cpu_millis
+        slot[2] += u.memory_bytes
     gpus_total: Counter[str] = Counter()
     gpus_alloc: Counter[str] = Counter()
     gpus_req: Counter[str] = Counter()
     groups: Counter[tuple[str | None, int, int, int, int, int]] = Counter()
     ready = 0
     cpu_alloc = cpu_req = mem_alloc = mem_req = 0
-    for node in node_list:
-        name = node.get("metadata", {}).get("name", "")
-        status = node.get("status") or {}
-        alloc = status.get("allocatable") or {}
-        cap = status.get("capacity") or {}
-        u = used.get(name, [0, 0, 0])
-        n_cpu = _qty(alloc.get("cpu"), cpu_millis)
-        n_mem = _qty(alloc.get("memory"), memory_bytes)
+    for info in infos:
+        use = used.get(info.name, [0, 0, 0])
+        n_cpu, n_mem, n_gpu, product = (info.cpu_millis, info.memory_bytes,
+                                        info.gpus_allocatable, info.product)
         cpu_alloc += n_cpu
         mem_alloc += n_mem
-        cpu_req += u[1]
-        mem_req += u[2]
-        is_ready = _ready(node)
-        ready += is_ready
-        product = node_product(node)
-        n_gpu = _gpus(alloc.get(GPU_RESOURCE))
+        cpu_req += use[1]
+        mem_req += use[2]
+        ready += info.ready
         if product:
-            gpus_total[product] += _gpus(cap.get(GPU_RESOURCE)) or n_gpu
+            gpus_total[product] += info.gpus_capacity
             gpus_alloc[product] += n_gpu
-            gpus_req[product] += u[0]
-        if not is_ready:
+            gpus_req[product] += use[0]
+        if not info.ready:
             continue  # a NotReady node offers nothing to place on
-        labels = node.get("metadata", {}).get("labels") or {}
-        mem_mib = _qty(labels.get(MEMORY_LABEL), int) if product else 0
-        if product and not mem_mib:
-            found = lookup(product)
-            mem_mib = found.memory_mib if found else 0
-        groups[(product, mem_mib, n_gpu, max(0, n_gpu - u[0]), max(0, n_cpu - u[1]),
-                max(0, n_mem - u[2]))] += 1
+        groups[(product, info.gpu_memory_mib, n_gpu, max(0, n_gpu - use[0]),
+                max(0, n_cpu - use[1]), max(0, n_mem - use[2]))] += 1
     node_groups = tuple(
         NodeGroup(count=count, gpu_product=key[0], gpu_memory_mib=key[1],
                   gpus_allocatable=key[2], gpus_free=key[3], cpu_free_millis=key[4],
@@ -222,7 +228,7 @@ def compute_inventory(nodes: Iterable[Mapping[str, Any]],
         for key, count in sorted(groups.items(), key=lambda kv: (str(kv[0][0]), kv[0][1:]))
     )
     return Inventory(
-        nodes_total=len(node_list),
+        nodes_total=len(infos),
         nodes_ready=ready,
         gpus={p: ProductInventory(gpus_total[p], gpus_alloc[p], gpus_req[p])
               for p in sorted(gpus_total)},

@@ -7,7 +7,9 @@
   the client gives up ``silence_grace`` seconds later if nothing arrives;
 * backs off (with jitter) on connection errors, so an unreachable cluster costs little.
 
-Objects are kept as plain dicts (raw API JSON), keyed by ``namespace/name``.
+Objects are kept as plain dicts (raw API JSON), keyed by ``namespace/name``, or as what a
+``transform`` keeps of them (client-go's transform: the hub's caches hold only what it
+reads).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Generic, TypeVar, cast, overload
 
 import aiohttp
 from kubernetes_asyncio import watch as k8s_watch
@@ -25,6 +27,7 @@ from kubernetes_asyncio.client.exceptions import ApiException
 log = logging.getLogger(__name__)
 
 ListCall = Callable[..., Awaitable[Any]]
+T = TypeVar("T")
 
 
 class RawWatch(k8s_watch.Watch):
@@ -39,37 +42,42 @@ class RawWatch(k8s_watch.Watch):
         return super().unmarshal_event(data, None)
 
 
-def without_managed_fields(obj: dict[str, Any]) -> dict[str, Any]:
-    """A reflector transform: the object without ``metadata.managedFields`` (often the
-    biggest part of it) and the last-applied annotation; nothing fedctl reads."""
-    meta = obj.get("metadata")
-    if not isinstance(meta, dict):
-        return obj
-    meta.pop("managedFields", None)
-    ann = meta.get("annotations")
-    if isinstance(ann, dict):
-        ann.pop("kubectl.kubernetes.io/last-applied-configuration", None)
-    return obj
-
-
 def object_key(obj: dict[str, Any]) -> str:
     meta = obj.get("metadata") or {}
     ns = meta.get("namespace")
     return f"{ns}/{meta.get('name')}" if ns else str(meta.get("name"))
 
 
-class Reflector:
+class Reflector(Generic[T]):
+    """A cache of one resource. ``store`` maps ``namespace/name`` (``name`` for
+    cluster-scoped objects) to what ``transform`` keeps of each object — the raw dict
+    when there is no transform, a record (e.g. ``PodUsage``) when there is one."""
+
+    @overload
+    def __init__(self: Reflector[dict[str, Any]], name: str, list_call: ListCall, *,
+                 on_change: Callable[[str, dict[str, Any]], None] | None = None,
+                 timeout_seconds: int = 60, silence_grace: float = 15.0,
+                 request_timeout: float = 15.0, list_kwargs: dict[str, Any] | None = None,
+                 transform: None = None) -> None: ...
+
+    @overload
+    def __init__(self: Reflector[T], name: str, list_call: ListCall, *,
+                 on_change: Callable[[str, T], None] | None = None,
+                 timeout_seconds: int = 60, silence_grace: float = 15.0,
+                 request_timeout: float = 15.0, list_kwargs: dict[str, Any] | None = None,
+                 transform: Callable[[dict[str, Any]], T]) -> None: ...
+
     def __init__(
         self,
         name: str,
         list_call: ListCall,
         *,
-        on_change: Callable[[str, dict[str, Any]], None] | None = None,
+        on_change: Callable[[str, Any], None] | None = None,
         timeout_seconds: int = 60,
         silence_grace: float = 15.0,
         request_timeout: float = 15.0,
         list_kwargs: dict[str, Any] | None = None,
-        transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+        transform: Callable[[dict[str, Any]], Any] | None = None,
     ) -> None:
         self.name = name
         self._list = list_call
@@ -80,7 +88,7 @@ class Reflector:
         self._kwargs = dict(list_kwargs or {})
         # what to keep of each object (client-go's transform): caches hold only that
         self._transform = transform
-        self.store: dict[str, dict[str, Any]] = {}
+        self.store: dict[str, T] = {}
         self.resource_version: str | None = None
         self.synced = asyncio.Event()
         self.relists = 0
@@ -95,18 +103,19 @@ class Reflector:
             body = await resp.json()
         finally:
             resp.release()
-        items = body.get("items") or []
-        if self._transform is not None:
-            items = [self._transform(o) for o in items]
-        fresh = {object_key(o): o for o in items}
-        removed = set(self.store) - set(fresh)
+        raw_items = body.get("items") or []
+        items = ([self._transform(o) for o in raw_items] if self._transform is not None
+                 else raw_items)
+        fresh = {object_key(o): t for o, t in zip(raw_items, items, strict=True)}
+        old = self.store
+        removed = set(old) - set(fresh)
         self.store = fresh
         self.version += 1
         self.resource_version = (body.get("metadata") or {}).get("resourceVersion")
         self.relists += 1
         if self._on_change:
             for key in removed:
-                self._on_change("DELETED", {"metadata": _meta_from_key(key)})
+                self._on_change("DELETED", old[key])  # its last known state
             for obj in items:
                 self._on_change("SYNC", obj)
         self.synced.set()
@@ -129,16 +138,15 @@ class Reflector:
                     self.resource_version = rv
                 if kind == "BOOKMARK":
                     continue
-                if self._transform is not None:
-                    raw = self._transform(raw)
                 key = object_key(raw)
+                kept: T = self._transform(raw) if self._transform is not None else cast(T, raw)
                 if kind == "DELETED":
                     self.store.pop(key, None)
                 else:
-                    self.store[key] = raw
+                    self.store[key] = kept
                 self.version += 1
                 if self._on_change:
-                    self._on_change(kind, raw)
+                    self._on_change(kind, kept)
         finally:
             await w.close()
 
@@ -175,8 +183,5 @@ class Reflector:
         log.debug("%s: watch error: %s", self.name, self.last_error)
 
 
-def _meta_from_key(key: str) -> dict[str, str]:
-    if "/" in key:
-        ns, name = key.split("/", 1)
-        return {"namespace": ns, "name": name}
-    return {"name": key}
+# a cache of whole objects (raw JSON dicts, or ``cached_form`` of them)
+ObjectCache = Reflector[dict[str, Any]]

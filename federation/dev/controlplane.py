@@ -163,6 +163,13 @@ def controller_manager_argv(bins: Binaries, pki: Pki, paths: ClusterPaths,
         "--leader-elect=false",
         "--controllers=*,-nodeipam,-service-lb-controller,-cloud-node-lifecycle",
         "--node-monitor-grace-period=40s",
+        # the defaults (20 requests/s per controller, 5 Deployments and ReplicaSets synced
+        # at a time) made a member take ~4 new Deployments/s: a failover of hundreds of
+        # workloads then waited on the members' own controllers, not on fedctl
+        "--kube-api-qps=100",
+        "--kube-api-burst=200",
+        "--concurrent-deployment-syncs=10",
+        "--concurrent-replicaset-syncs=10",
         "--v=0",
     ]
 

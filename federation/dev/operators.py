@@ -33,7 +33,7 @@ from kubernetes_asyncio import client as k8s
 
 from federation.catalog.kinds import WorkloadKind
 from federation.clusters.client import api_client
-from federation.clusters.watch import Reflector, object_key
+from federation.clusters.watch import ObjectCache, Reflector, object_key
 from federation.dev.opsim.common import (
     DEPLOYMENT,
     JOB,
@@ -91,7 +91,7 @@ class OperatorSimulator:
         self.writer = Writer(api, request_timeout)
         self.queue: WorkQueue[Key] = WorkQueue()
         self.index = OwnerIndex()
-        self.stores: dict[str, Reflector] = {}  # every watched kind
+        self.stores: dict[str, ObjectCache] = {}  # every watched kind
         self.kinds: dict[str, WorkloadKind] = {}  # custom kinds served (and watched)
         self.ready = asyncio.Event()  # caches synced, workers started
         self._failures: dict[Key, int] = {}

@@ -20,11 +20,19 @@ from kubernetes_asyncio import client as k8s
 
 from federation.catalog.prices import PriceCatalog, cluster_prices, vcpu_price
 from federation.clusters.client import DEFAULT_TIMEOUT
+from federation.clusters.compact import cached_form
 from federation.clusters.health import NOT_READY_TAINT, UNREACHABLE_TAINT, Health
-from federation.clusters.inventory import Inventory, compute_inventory, slim_node, slim_pod
+from federation.clusters.inventory import (
+    Inventory,
+    NodeInfo,
+    PodUsage,
+    compute_inventory,
+    node_info,
+    pod_usage,
+)
 from federation.clusters.join import read_member_kubeconfig
 from federation.clusters.pool import ClientPool
-from federation.clusters.watch import Reflector, without_managed_fields
+from federation.clusters.watch import ObjectCache, Reflector
 from federation.hub.bindings import digest
 from federation.model.cluster import EDGE_TAINT_KEY, ClusterSnapshot, GpuPrice, Taint
 from federation.scheduling.reservations import Ledger, reserve
@@ -60,16 +68,19 @@ class MemberRecord:
     spec: dict[str, Any]
     labels: dict[str, str]
     generation: int
-    nodes: Reflector
-    pods: Reflector
+    nodes: Reflector[NodeInfo]
+    pods: Reflector[PodUsage]
     applier: MemberApplier
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     installed_kinds: frozenset[str] | None = None
     not_ready_since: float | None = None
-    copies: dict[tuple[str, str], Reflector] = field(default_factory=dict)
+    copies: dict[tuple[str, str], ObjectCache] = field(default_factory=dict)
     fingerprint: str = ""  # what the connection depends on (spec without taints)
     # (nodes version, pods version, holders) -> inventory: rebuilt only when one changes
     inventory_cache: tuple[tuple[int, int, frozenset[str]], Inventory] | None = None
+    # key -> (snapshot, snapshot with every binding's holds reserved); see Members.snapshot
+    snapshot_cache: tuple[tuple[Any, ...], ClusterSnapshot, ClusterSnapshot] | None = None
+    revision: int = 0  # bumped when labels or spec are replaced (no reconnect)
 
     def inventory(self, holders: frozenset[str]) -> Inventory:
         key = (self.nodes.version, self.pods.version, holders)
@@ -122,8 +133,11 @@ def health_taints(spec_taints: list[dict[str, Any]], health: Health,
 class Members:
     def __init__(self, catalog: PriceCatalog, cache_dir: Path,
                  on_change: Callable[[str], None], watched: Sequence[WatchedKind] = (),
-                 on_copy: CopyCallback | None = None) -> None:
+                 on_copy: CopyCallback | None = None,
+                 copy_view: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> None:
         self.catalog = catalog
+        # what the copy caches keep besides ``cached_form`` (the hub: no pod specs)
+        self._copy_view = copy_view
         self.cache_dir = cache_dir
         self._on_change = on_change
         self.watched = tuple(watched)
@@ -185,6 +199,7 @@ class Members:
                               if k != "app.kubernetes.io/managed-by"}
                 rec.spec = obj["spec"]
                 rec.generation = gen
+                rec.revision += 1
                 continue
             if rec is not None:
                 await self.remove(name)
@@ -199,10 +214,9 @@ class Members:
         member = await self.pool.add_kubeconfig_dict(name, cfg)
         core = k8s.CoreV1Api(member.api)
         notify = self._on_change
-        nodes = Reflector(f"{name}/nodes", core.list_node,
-                          on_change=lambda _k, _o: None, transform=slim_node)
+        nodes = Reflector(f"{name}/nodes", core.list_node, transform=node_info)
         pods = Reflector(f"{name}/pods", core.list_pod_for_all_namespaces,
-                         on_change=lambda _k, _o: None, transform=slim_pod)
+                         transform=pod_usage)
         labels = {k: v for k, v in (obj["metadata"].get("labels") or {}).items()
                   if k != "app.kubernetes.io/managed-by"}
         rec = MemberRecord(name=name, spec=obj["spec"], labels=labels,
@@ -242,9 +256,17 @@ class Members:
                 f"{rec.name}/{wk.kind}", custom.list_cluster_custom_object,
                 list_kwargs={"group": group, "version": version, "plural": wk.plural,
                              "label_selector": f"{MANAGED_BY_LABEL}={MANAGED_BY}"},
-                on_change=self._copy_changed(rec.name, wk), transform=without_managed_fields)
+                on_change=self._copy_changed(rec.name, wk), transform=self._keep_copy(wk))
             rec.copies[(wk.api_version, wk.kind)] = refl
             rec.tasks.append(asyncio.create_task(refl.run(), name=f"{rec.name}/{wk.kind}"))
+
+    def _keep_copy(self, wk: WatchedKind) -> Callable[[dict[str, Any]], dict[str, Any]]:
+        def keep(obj: dict[str, Any]) -> dict[str, Any]:
+            # list items of built-in kinds come without apiVersion and kind
+            obj.setdefault("apiVersion", wk.api_version)
+            obj.setdefault("kind", wk.kind)
+            return cached_form(self._copy_view(obj) if self._copy_view is not None else obj)
+        return keep
 
     def _copy_changed(self, cluster: str, wk: WatchedKind
                       ) -> Callable[[str, dict[str, Any]], None]:
@@ -256,15 +278,13 @@ class Members:
     def copy(self, cluster: str, api_version: str, kind: str, namespace: str,
              name: str) -> tuple[bool, dict[str, Any] | None]:
         """(watched, copy): ``watched`` is True when the member's copies of this kind are
-        watched and listed, so a missing copy really is missing (or not ours)."""
+        watched and listed, so a missing copy really is missing (or not ours). The copy is
+        what the cache keeps: metadata, replicas and status, pod specs emptied."""
         rec = self._members.get(cluster)
         refl = rec.copies.get((api_version, kind)) if rec is not None else None
         if refl is None or not refl.synced.is_set():
             return False, None
-        obj = refl.store.get(f"{namespace}/{name}" if namespace else name)
-        if obj is not None and "kind" not in obj:  # list items of built-in kinds lack it
-            obj = {**obj, "apiVersion": api_version, "kind": kind}
-        return True, obj
+        return True, refl.store.get(f"{namespace}/{name}" if namespace else name)
 
     async def remove(self, name: str) -> None:
         rec = self._members.pop(name, None)
@@ -292,7 +312,6 @@ class Members:
         they move; it gets no new replicas meanwhile.
         """
         rec = self._members[name]
-        spec = rec.spec
         health = self.health(name)
         synced = rec.nodes.synced.is_set() and rec.pods.synced.is_set()
         if health.ready:
@@ -301,7 +320,30 @@ class Members:
             within_grace = (rec.not_ready_since is not None
                             and now - rec.not_ready_since < not_ready_grace)
             ready = synced and holds_replicas and within_grace
-        holders = ledger.holders(name) if ledger is not None else frozenset()
+        # Cached per member: rebuilt when its nodes, pods, spec, health or what the
+        # ledger holds on it change, not on every reconcile (at 100 members x 10,000
+        # workloads, packing every binding's holds into every member was 88% of a
+        # reconcile; bench/hub_scale.py).
+        key = (rec.nodes.version, rec.pods.version, rec.revision, ready,
+               health.taint, rec.installed_kinds,
+               ledger, ledger.version(name) if ledger is not None else -1)
+        cached = rec.snapshot_cache
+        if cached is None or cached[0] != key:
+            base = self._build_snapshot(rec, ready, health.taint, ledger)
+            full = reserve(base, ledger.held(name)) if ledger is not None else base
+            cached = rec.snapshot_cache = (key, base, full)
+        if ledger is None:
+            return cached[1]
+        if binding is not None and name in ledger.holds(binding):
+            # the binding being scheduled keeps its own room: everyone else's holds only
+            return reserve(cached[1], ledger.held(name, excluding=binding))
+        return cached[2]
+
+    def _build_snapshot(self, rec: MemberRecord, ready: bool, health_taint: str | None,
+                        ledger: Ledger | None) -> ClusterSnapshot:
+        """A member's snapshot before any hold is reserved."""
+        spec = rec.spec
+        holders = ledger.holders(rec.name) if ledger is not None else frozenset()
         inv = rec.inventory(holders)
         # health taints on the object are ours, written from the same health state; the
         # live state (with the failover toleration) decides here
@@ -309,8 +351,8 @@ class Members:
                   for t in spec.get("taints") or [] if t.get("key") not in HEALTH_TAINTS]
         if spec.get("edge") and not any(t.key == EDGE_TAINT_KEY for t in taints):
             taints.append(Taint(EDGE_TAINT_KEY, "true", "NoSchedule"))
-        if not ready and health.taint:
-            taints.append(Taint(health.taint, "", "NoExecute"))
+        if not ready and health_taint:
+            taints.append(Taint(health_taint, "", "NoExecute"))
         pricing = spec.get("pricing") or {}
         products = {g.gpu_product for g in inv.node_groups if g.gpu_product}
         prices: dict[str, GpuPrice] = cluster_prices(
@@ -318,8 +360,8 @@ class Members:
             on_demand_overrides=pricing.get("gpuHourly") or {},
             spot_overrides=pricing.get("spotGpuHourly") or {})
         stores = spec.get("objectStores") or []
-        snap = ClusterSnapshot(
-            name=name,
+        return ClusterSnapshot(
+            name=rec.name,
             provider=spec.get("provider", ""),
             region=spec.get("region", ""),
             zone=spec.get("zone") or spec.get("region", ""),
@@ -335,9 +377,6 @@ class Members:
             spot_available=bool(pricing.get("spotAvailable")),
             store_regions=tuple(sorted({s.get("region", "") for s in stores})),
         )
-        if ledger is None:
-            return snap
-        return reserve(snap, ledger.held(name, excluding=binding))
 
     def snapshots(self, not_ready_grace: float, holding: frozenset[str] = frozenset(),
                   ledger: Ledger | None = None,

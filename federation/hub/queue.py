@@ -3,7 +3,9 @@
 A key added while it is queued is not queued twice; a key added while a worker holds it
 is queued again once the worker is done, so no change is lost and no key runs twice at
 once (the same contract as client-go's workqueue). Keys come out by ``priority`` (higher
-first; the policy's priority for templates), first in first out within one priority.
+first; the policy's priority for templates), first in first out within one priority. A
+key queued at a low priority (a resync) and added again at a higher one (a real change)
+moves up: it does not wait behind the resync.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ class WorkQueue(Generic[K]):
         self._priority = priority
         self._seq = itertools.count()
         self._queue: asyncio.PriorityQueue[tuple[int, int, K]] = asyncio.PriorityQueue()
-        self._queued: set[K] = set()
+        self._queued: dict[K, int] = {}  # key -> the best priority it is queued with
         self._active: set[K] = set()
         self._again: set[K] = set()
         self._timers: set[asyncio.TimerHandle] = set()
@@ -29,15 +31,19 @@ class WorkQueue(Generic[K]):
     def __len__(self) -> int:
         return len(self._queued)
 
-    def add(self, key: K) -> None:
+    def add(self, key: K, priority: int | None = None) -> None:
+        """Queue ``key`` at ``priority`` (default: the queue's priority function)."""
         if key in self._active:
             self._again.add(key)
             return
-        if key in self._queued:
+        if priority is None:
+            priority = self._priority(key) if self._priority is not None else 0
+        queued = self._queued.get(key)
+        if queued is not None and queued >= priority:
             return
-        self._queued.add(key)
-        prio = self._priority(key) if self._priority is not None else 0
-        self._queue.put_nowait((-prio, next(self._seq), key))
+        # new, or moving up: the older, lower entry is skipped when it comes out
+        self._queued[key] = priority
+        self._queue.put_nowait((-priority, next(self._seq), key))
 
     def add_after(self, key: K, delay: float) -> None:
         loop = asyncio.get_running_loop()
@@ -52,8 +58,11 @@ class WorkQueue(Generic[K]):
         self._timers.add(handle)
 
     async def get(self) -> K:
-        _, _, key = await self._queue.get()
-        self._queued.discard(key)
+        while True:
+            neg, _, key = await self._queue.get()
+            if self._queued.get(key) == -neg:
+                break  # else a stale entry of a key that moved up or already ran
+        del self._queued[key]
         self._active.add(key)
         return key
 

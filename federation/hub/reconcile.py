@@ -196,8 +196,8 @@ class Reconciler:
                 deps.message or f"{len(deps.deps)} referenced object(s) propagated", _now(),
                 _conds(binding)))
         await finalizer  # before the template's status changes its resourceVersion
-        await self._events(tmpl, binding, conds)
         await asyncio.gather(
+            self._events(tmpl, binding, conds),
             self._write_binding(key, tmpl, policy, binding, placement, conds, applied,
                                 cleanup, copies, decision.hourly_cost, resume,
                                 deps.deps if deps is not None else ()),
@@ -243,11 +243,12 @@ class Reconciler:
             return
         before = {c.get("type"): (c.get("status"), c.get("reason"), c.get("message"))
                   for c in _conds(binding)}
-        for c in conds:
-            if before.get(c["type"]) == (c["status"], c["reason"], c["message"]):
-                continue
-            await self._record(tmpl, reason=c["reason"], message=c["message"],
-                               warning=c["status"] != "True")
+        record = self._record
+        await asyncio.gather(*(
+            record(tmpl, reason=c["reason"], message=c["message"],
+                   warning=c["status"] != "True")
+            for c in conds
+            if before.get(c["type"]) != (c["status"], c["reason"], c["message"])))
 
     # ---- apply and prune ----------------------------------------------------------------
     async def _apply(self, key: TemplateKey, tmpl: dict[str, Any], placement: Placement,
@@ -443,9 +444,14 @@ class Reconciler:
                 "dependencies": deps_to_json(deps),
             },
         }
-        await self.hub.server_side_apply(res, body=body, name=key.binding_name,
-                                         namespace=key.namespace, field_manager=FIELD_MANAGER,
-                                         force_conflicts=True, serializer=raw_dict)
+        current_meta = (binding or {}).get("metadata") or {}
+        if (binding is None or (binding.get("spec") or {}) != body["spec"]
+                or (current_meta.get("labels") or {}).get(BINDING_LABEL) != key.label):
+            # (unchanged on most reconciles: a copy's status moved, a resync)
+            await self.hub.server_side_apply(res, body=body, name=key.binding_name,
+                                             namespace=key.namespace,
+                                             field_manager=FIELD_MANAGER,
+                                             force_conflicts=True, serializer=raw_dict)
         health = {c: self.interpreters.health(o) for c, o in (copies or {}).items()}
         phase = (max(health.values(), key=lambda h: PHASE_ORDER[h.phase]).phase
                  if health else "Pending")

@@ -135,6 +135,21 @@ class Interpreters:
                 container_paths=tuple(containers), pods_per_replica=per))
         return out
 
+    def without_pod_specs(self, obj: dict[str, Any]) -> dict[str, Any]:
+        """``obj`` without its pod specs' containers and volumes, in place: what the hub
+        keeps of a member's copy (it reads the copy's metadata, replicas and status, never
+        its containers, which are most of it). The pod spec mapping itself stays: a
+        component may live in it (an InferenceService predictor's ``minReplicas``).
+        Kinds without an interpreter are left whole."""
+        if not self.supports(obj):
+            return obj
+        for comp in self.components(obj):
+            pod_spec = paths.get_at(obj, comp.pod_spec_path) if comp.pod_spec_path else None
+            if isinstance(pod_spec, dict):
+                for key in POD_SPEC_BULK:
+                    pod_spec.pop(key, None)
+        return obj
+
     def replicas(self, obj: Mapping[str, Any]) -> dict[str, int]:
         return {c.name: c.replicas for c in self.components(obj)}
 
@@ -244,6 +259,10 @@ class Interpreters:
         status["clusters"] = [{"name": n, "phase": h.phase, "message": h.message}
                               for n, h in per_cluster.items()]
         return status
+
+
+# what makes a pod spec big, and what the hub never reads from a member's copy
+POD_SPEC_BULK = ("containers", "initContainers", "ephemeralContainers", "volumes")
 
 
 def _severity(phase: str) -> int:

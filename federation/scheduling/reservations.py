@@ -96,6 +96,7 @@ class Ledger:
         self._by_binding: dict[str, dict[str, Hold]] = {}
         self._by_cluster: dict[str, Counter[Shape]] = {}
         self._holders: dict[str, set[str]] = {}
+        self._versions: dict[str, int] = {}
 
     def __len__(self) -> int:
         return len(self._by_binding)
@@ -103,19 +104,37 @@ class Ledger:
     def holds(self, binding: str) -> Mapping[str, Hold]:
         return self._by_binding.get(binding, {})
 
+    def version(self, cluster: str) -> int:
+        """Bumped whenever what is held on ``cluster``, or who holds it, changes (caches of
+        a member's reserved snapshot key on it); setting equal holds bumps nothing."""
+        return self._versions.get(cluster, 0)
+
     def set(self, binding: str, holds: Mapping[str, Hold]) -> None:
         """Replace what ``binding`` holds (an empty mapping drops it)."""
-        self.drop(binding)
-        if not holds:
+        old = self._by_binding.get(binding, {})
+        new = {c: h for c, h in holds.items()}
+        if old == new:
             return
-        self._by_binding[binding] = dict(holds)
-        for cluster, hold in holds.items():
+        self._bump(c for c in old.keys() | new.keys() if old.get(c) != new.get(c))
+        self._remove(binding)
+        if not new:
+            return
+        self._by_binding[binding] = new
+        for cluster, hold in new.items():
             agg = self._by_cluster.setdefault(cluster, Counter())
             for shape, n in hold.shapes:
                 agg[shape] += n
             self._holders.setdefault(cluster, set()).add(binding)
 
     def drop(self, binding: str) -> None:
+        self._bump(self._by_binding.get(binding, {}))
+        self._remove(binding)
+
+    def _bump(self, clusters: Iterable[str]) -> None:
+        for c in clusters:
+            self._versions[c] = self._versions.get(c, 0) + 1
+
+    def _remove(self, binding: str) -> None:
         old = self._by_binding.pop(binding, None)
         if not old:
             return

@@ -75,8 +75,8 @@ def test_unknown_product_label_is_kept_verbatim() -> None:
     assert set(inv.gpus) == {"NVIDIA-Future-GPU"}
 
 
-def test_slim_objects_give_the_same_inventory() -> None:
-    from federation.clusters.inventory import slim_node, slim_pod
+def test_records_give_the_same_inventory() -> None:
+    from federation.clusters.inventory import NodeInfo, PodUsage, node_info, pod_usage
 
     nodes = [node("a", 8, "NVIDIA-H100-80GB-HBM3"), node("c", 4, "NVIDIA-L4", ready=False),
              node("d", 2, "NVIDIA-L4", unschedulable=True), node("cpu")]
@@ -89,9 +89,13 @@ def test_slim_objects_give_the_same_inventory() -> None:
     pods[0]["metadata"]["labels"] = {"fedctl.dev/binding": "ns.w", "app": "x"}
     for exclude in ((), ("ns.w",)):
         full = compute_inventory(nodes, pods, exclude)
-        slim = compute_inventory([slim_node(n) for n in nodes], [slim_pod(p) for p in pods],
-                                 exclude)
-        assert slim == full
-    small = slim_pod(pods[0])
-    assert small["metadata"]["labels"] == {"fedctl.dev/binding": "ns.w"}
-    assert "managedFields" not in slim_node(nodes[0])["metadata"]
+        records = compute_inventory([node_info(n) for n in nodes],
+                                    [pod_usage(p) for p in pods], exclude)
+        assert records == full
+    assert pod_usage(pods[0]) == PodUsage("a", "ns.w", 3, 1000, 0)
+    assert pod_usage(pods[3]).node == ""  # unscheduled: holds nothing
+    assert pod_usage(pods[4]).node == ""  # ended: holds nothing
+    info = node_info(nodes[0])
+    assert isinstance(info, NodeInfo)
+    assert (info.product, info.gpus_allocatable, info.ready) == ("H100-80GB", 8, True)
+    assert not node_info(nodes[2]).ready  # cordoned

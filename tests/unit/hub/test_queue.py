@@ -25,3 +25,20 @@ async def test_higher_priority_first_fifo_within_one() -> None:
     for k in ("low1", "high", "low2", "mid"):
         q.add(k)
     assert [await q.get() for _ in range(4)] == ["high", "mid", "low1", "low2"]
+
+
+async def test_a_real_change_overtakes_its_own_resync_entry() -> None:
+    q: WorkQueue[str] = WorkQueue(lambda _k: 0)
+    for k in ("r1", "r2", "r3"):
+        q.add(k, priority=-(2**31))  # a resync pass
+    q.add("new")
+    q.add("r3")  # r3's template changed while its resync entry waits: it moves up
+    q.add("r2", priority=-(2**31))  # another resync add changes nothing
+    assert len(q) == 4
+    got = [await q.get() for _ in range(4)]
+    assert got == ["new", "r3", "r1", "r2"]  # and r3 runs once, not twice
+    assert len(q) == 0
+    for k in got:
+        q.done(k)
+    q.add("r3", priority=-(2**31))
+    assert await q.get() == "r3"

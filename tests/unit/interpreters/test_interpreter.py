@@ -193,3 +193,34 @@ def test_job_health_running_while_pods_are_active() -> None:
     job["status"] = {"active": 0, "succeeded": 2,
                      "conditions": [{"type": "Complete", "status": "True"}]}
     assert INTERP.health(job).phase == "Succeeded"
+
+
+def _example_workloads() -> list[dict[str, Any]]:
+    import yaml
+
+    root = Path(__file__).resolve().parents[3] / "policies" / "examples" / "workloads"
+    return [d for f in sorted(root.glob("*.yaml")) for d in yaml.safe_load_all(f.read_text())
+            if isinstance(d, dict) and INTERP.supports(d)]
+
+
+@pytest.mark.parametrize("status", [
+    {}, {"readyReplicas": 1, "observedGeneration": 5, "active": 1,
+         "conditions": [{"type": "Running", "status": "True"},
+                        {"type": "Ready", "status": "True"}]}])
+def test_copies_without_pod_specs_read_the_same(status: dict[str, Any]) -> None:
+    """What the hub's copy caches keep (no pod specs) gives the same replicas, health
+    and aggregated status as the whole object."""
+    workloads = [*_example_workloads(), deployment(), pytorchjob(), isvc()]
+    assert len(workloads) >= 6
+    for obj in workloads:
+        obj = {**paths.deep_copy(obj), "status": status}
+        whole = paths.deep_copy(obj)
+        kept = INTERP.without_pod_specs(paths.deep_copy(obj))
+        assert INTERP.replicas(kept) == INTERP.replicas(whole)
+        assert INTERP.health(kept) == INTERP.health(whole)
+        assert INTERP.aggregate(whole, {"m": kept}) == INTERP.aggregate(whole, {"m": whole})
+        for comp in INTERP.components(whole):
+            if comp.pod_spec_path and comp.container_paths:
+                assert "containers" not in paths.get_at(kept, comp.pod_spec_path)
+    unknown = {"apiVersion": "example.com/v1", "kind": "Widget", "spec": {"x": 1}}
+    assert INTERP.without_pod_specs(paths.deep_copy(unknown)) == unknown
