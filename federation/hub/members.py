@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,7 @@ from federation.hub.bindings import digest
 from federation.model.cluster import EDGE_TAINT_KEY, ClusterSnapshot, GpuPrice, Taint
 from federation.scheduling.reservations import Ledger, reserve
 from federation.syncer.apply import MemberApplier
-from federation.syncer.labels import MANAGED_BY, MANAGED_BY_LABEL
+from federation.syncer.labels import BINDING_LABEL, MANAGED_BY, MANAGED_BY_LABEL
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,7 @@ class WatchedKind:
 
 
 CopyCallback = Callable[[str, WatchedKind, str, dict[str, Any]], None]
+CopyKey = tuple[str, str, str, str]  # apiVersion, kind, namespace, name
 
 
 @dataclass
@@ -144,6 +145,8 @@ class Members:
         self._on_copy = on_copy
         self.pool = ClientPool(on_transition=self._transition)
         self._members: dict[str, MemberRecord] = {}
+        # template -> {cluster: binding label of its copy there}, from the copy watches
+        self._copy_index: dict[CopyKey, dict[str, str]] = {}
 
     def names(self) -> list[str]:
         return sorted(self._members)
@@ -271,9 +274,30 @@ class Members:
     def _copy_changed(self, cluster: str, wk: WatchedKind
                       ) -> Callable[[str, dict[str, Any]], None]:
         def changed(event: str, obj: dict[str, Any]) -> None:
+            meta = obj.get("metadata") or {}
+            if meta.get("name"):
+                key = (wk.api_version, wk.kind, meta.get("namespace") or "", meta["name"])
+                label = (meta.get("labels") or {}).get(BINDING_LABEL)
+                if event != "DELETED" and label:
+                    self._copy_index.setdefault(key, {})[cluster] = label
+                else:
+                    self._unindex(key, cluster)
             if self._on_copy is not None:
                 self._on_copy(cluster, wk, event, obj)
         return changed
+
+    def _unindex(self, key: CopyKey, cluster: str) -> None:
+        where = self._copy_index.get(key)
+        if where is not None:
+            where.pop(cluster, None)
+            if not where:
+                del self._copy_index[key]
+
+    def copies_of(self, api_version: str, kind: str, namespace: str,
+                  name: str) -> Mapping[str, str]:
+        """Clusters whose watched copies of this template exist, with the binding label
+        each carries (an index kept by the copy watches: no scan of every member)."""
+        return self._copy_index.get((api_version, kind, namespace, name), {})
 
     def copy(self, cluster: str, api_version: str, kind: str, namespace: str,
              name: str) -> tuple[bool, dict[str, Any] | None]:
@@ -293,6 +317,8 @@ class Members:
         for t in rec.tasks:
             t.cancel()
         await asyncio.gather(*rec.tasks, return_exceptions=True)
+        for key in [k for k, where in self._copy_index.items() if name in where]:
+            self._unindex(key, name)
         await self.pool.remove(name)
         self._on_change(name)
 

@@ -344,16 +344,9 @@ class Reconciler:
     def _orphans(self, key: TemplateKey, placed: set[str]) -> set[str]:
         """Clusters whose watched copies say they hold this template though the binding
         does not (a hub stopped between applying and recording a move)."""
-        out = set()
-        for cluster in self.members.names():
-            if cluster in placed:
-                continue
-            _, copy = self.members.copy(cluster, key.api_version, key.kind, key.namespace,
-                                        key.name)
-            labels = ((copy or {}).get("metadata") or {}).get("labels") or {}
-            if labels.get(BINDING_LABEL) == key.label:
-                out.add(cluster)
-        return out
+        return {cluster for cluster, label in self.members.copies_of(
+                    key.api_version, key.kind, key.namespace, key.name).items()
+                if cluster not in placed and label == key.label}
 
     async def _teardown(self, key: TemplateKey, tmpl: dict[str, Any] | None,
                         binding: dict[str, Any] | None, *,
