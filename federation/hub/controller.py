@@ -57,7 +57,14 @@ BUILTIN_TEMPLATES: tuple[tuple[str, str, str, str], ...] = (
     ("apps/v1", "Deployment", "deployments", "list_deployment_for_all_namespaces"),
     ("apps/v1", "StatefulSet", "statefulsets", "list_stateful_set_for_all_namespaces"),
     ("batch/v1", "Job", "jobs", "list_job_for_all_namespaces"),
+    ("v1", "Service", "services", "list_service_for_all_namespaces"),
+    ("v1", "ConfigMap", "configmaps", "list_config_map_for_all_namespaces"),
+    ("v1", "Secret", "secrets", "list_secret_for_all_namespaces"),
 )
+# Never propagated (Karmada skips its own and the kube-* namespaces the same way): the
+# control plane's objects, and fedctl's own (member kubeconfigs, the leader Lease).
+RESERVED_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease",
+                                 "fedctl-system"})
 
 
 COPY_BATCH_SECONDS = 1.0
@@ -168,7 +175,8 @@ class Hub:
         for (api_version, kind), refl in self.templates.items():
             for store_key in refl.store:
                 ns, _, name = store_key.partition("/")
-                keys.append(TemplateKey(api_version, kind, ns, name))
+                if ns not in RESERVED_NAMESPACES:
+                    keys.append(TemplateKey(api_version, kind, ns, name))
         return keys
 
     # ---- events ------------------------------------------------------------------------
@@ -183,13 +191,18 @@ class Hub:
             if not meta.get("name"):
                 return
             key = TemplateKey(api_version, kind, meta.get("namespace", ""), meta["name"])
+            if key.namespace in RESERVED_NAMESPACES:
+                return
             if event == "DELETED":
                 self._seen.pop(key, None)
             else:
                 # our own writes (finalizer, status) change neither the spec (generation)
-                # nor labels, annotations or deletion: nothing to reconcile for them
-                sig = (meta.get("generation"), repr(meta.get("labels")),
-                       repr(meta.get("annotations")), meta.get("deletionTimestamp"))
+                # nor labels, annotations or deletion: nothing to reconcile for them.
+                # Kinds without a generation (ConfigMap, Secret, Service): any change.
+                gen = meta.get("generation")
+                sig = (gen if gen is not None else meta.get("resourceVersion"),
+                       repr(meta.get("labels")), repr(meta.get("annotations")),
+                       meta.get("deletionTimestamp"))
                 if event == "MODIFIED" and self._seen.get(key) == sig:
                     return
                 self._seen[key] = sig
@@ -243,7 +256,8 @@ class Hub:
                 record=partial(events.emit, hub))
             self.members = members
             async with asyncio.TaskGroup() as tg:
-                for refl in [*self._refl.values(), *self.templates.values()]:
+                for refl in {id(r): r for r in [*self._refl.values(),
+                                                 *self.templates.values()]}.values():
                     tg.create_task(refl.run(), name=f"reflector/{refl.name}")
                 tg.create_task(self._sync_members(hub, members), name="members")
                 tg.create_task(self._resync(), name="resync")
@@ -285,7 +299,13 @@ class Hub:
                 for kind, call in calls.items()}
 
     def _dependency_changed(self, kind: str) -> Callable[[str, dict[str, Any]], None]:
-        def changed(_event: str, obj: dict[str, Any]) -> None:
+        as_template = (self._template_changed("v1", kind)
+                       if any(k == kind and v == "v1" for v, k, _, _ in BUILTIN_TEMPLATES)
+                       else None)
+
+        def changed(event: str, obj: dict[str, Any]) -> None:
+            if as_template is not None:
+                as_template(event, obj)
             meta = obj.get("metadata") or {}
             deps = self._deps
             if deps is None:
@@ -305,13 +325,19 @@ class Hub:
 
     async def _template_reflectors(self, hub: k8s.ApiClient) -> list[WatchedKind]:
         """Reflectors for every template kind the hub serves; returns those kinds."""
-        apps, batch = k8s.AppsV1Api(hub), k8s.BatchV1Api(hub)
+        apis = {"apps/v1": k8s.AppsV1Api(hub), "batch/v1": k8s.BatchV1Api(hub),
+                "v1": k8s.CoreV1Api(hub)}
         watched = []
         for api_version, kind, plural, method in BUILTIN_TEMPLATES:
-            api = apps if api_version.startswith("apps") else batch
             watched.append(WatchedKind(api_version, kind, plural))
+            shared = self._refl.get(f"dep/{kind}")
+            if shared is not None:
+                # ConfigMaps and Secrets: one cache serves both roles (its events go to
+                # the templates that reference the object and to the object as a template)
+                self.templates[(api_version, kind)] = shared
+                continue
             self.templates[(api_version, kind)] = Reflector(
-                f"hub/{kind}", getattr(api, method),
+                f"hub/{kind}", getattr(apis[api_version], method),
                 on_change=self._template_changed(api_version, kind),
                 transform=cached_form)
         groups = await k8s.ApisApi(hub).get_api_versions(_request_timeout=DEFAULT_TIMEOUT)

@@ -37,7 +37,7 @@ from federation.syncer.dependencies import (
     render_dependency,
     service_account_pull_secrets,
 )
-from federation.syncer.labels import REFERENCED_BY_ANNOTATION
+from federation.syncer.labels import BINDING_LABEL, REFERENCED_BY_ANNOTATION
 
 log = logging.getLogger(__name__)
 
@@ -176,8 +176,10 @@ class DependencySync:
             existing = await rec.applier.get("v1", d.kind, d.name, d.namespace)
         except (ApiException, OSError, TimeoutError) as exc:
             return f"{d.kind} {d.name} on {cluster}: {type(exc).__name__}"
-        if existing is not None and not is_ours(existing):
-            return ""  # the member's own object of that name wins
+        if existing is not None and (not is_ours(existing) or _propagated(existing)):
+            # the member's own object of that name wins, and so does a copy a policy
+            # propagates in its own right
+            return ""
         before = ((existing or {}).get("metadata") or {}).get("annotations") or {}
         referrers = merge_referrers(before.get(REFERENCED_BY_ANNOTATION), {key.label}, set())
         try:
@@ -198,7 +200,7 @@ class DependencySync:
         except (ApiException, OSError, TimeoutError) as exc:
             log.debug("%s: reading %s %s on %s failed: %s", key, d.kind, d.name, cluster, exc)
             return False
-        if existing is None or not is_ours(existing):
+        if existing is None or not is_ours(existing) or _propagated(existing):
             return True
         before = ((existing.get("metadata") or {}).get("annotations") or {}).get(
             REFERENCED_BY_ANNOTATION)
@@ -214,3 +216,8 @@ class DependencySync:
             return True
         res = await rec.applier.apply(obj, existing=existing)
         return res.ok
+
+
+def _propagated(obj: Mapping[str, Any]) -> bool:
+    """A copy of a template selected by a policy (it carries that binding's label)."""
+    return BINDING_LABEL in ((obj.get("metadata") or {}).get("labels") or {})

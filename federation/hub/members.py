@@ -251,14 +251,21 @@ class Members:
     def _watch_copies(self, rec: MemberRecord, api: k8s.ApiClient) -> None:
         """One label-selected watch per template kind the member serves: our copies."""
         custom = k8s.CustomObjectsApi(api)
+        core = k8s.CoreV1Api(api)
+        selector = f"{MANAGED_BY_LABEL}={MANAGED_BY}"
         for wk in self.watched:
-            if wk.ident not in (rec.installed_kinds or ()) or "/" not in wk.api_version:
-                continue  # core-group kinds would need CoreV1Api; none are templates yet
-            group, version = wk.api_version.split("/", 1)
+            if wk.ident not in (rec.installed_kinds or ()):
+                continue
+            if "/" in wk.api_version:
+                group, version = wk.api_version.split("/", 1)
+                call = custom.list_cluster_custom_object
+                kwargs = {"group": group, "version": version, "plural": wk.plural,
+                          "label_selector": selector}
+            else:  # the core group: /api/v1/<plural>
+                call = getattr(core, f"list_{_snake(wk.kind)}_for_all_namespaces")
+                kwargs = {"label_selector": selector}
             refl = Reflector(
-                f"{rec.name}/{wk.kind}", custom.list_cluster_custom_object,
-                list_kwargs={"group": group, "version": version, "plural": wk.plural,
-                             "label_selector": f"{MANAGED_BY_LABEL}={MANAGED_BY}"},
+                f"{rec.name}/{wk.kind}", call, list_kwargs=kwargs,
                 on_change=self._copy_changed(rec.name, wk), transform=self._keep_copy(wk))
             rec.copies[(wk.api_version, wk.kind)] = refl
             rec.tasks.append(asyncio.create_task(refl.run(), name=f"{rec.name}/{wk.kind}"))
@@ -433,3 +440,9 @@ class Members:
                      for p, g in inv.gpus.items()],
             "installedKinds": sorted(rec.installed_kinds or ()),
         }
+
+
+def _snake(kind: str) -> str:
+    """``ConfigMap`` -> ``config_map`` (the client's method names)."""
+    return "".join(f"_{c.lower()}" if c.isupper() and i else c.lower()
+                   for i, c in enumerate(kind))

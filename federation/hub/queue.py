@@ -27,6 +27,7 @@ class WorkQueue(Generic[K]):
         self._active: set[K] = set()
         self._again: set[K] = set()
         self._timers: set[asyncio.TimerHandle] = set()
+        self._due: dict[K, float] = {}  # key -> when its earliest delayed add fires
 
     def __len__(self) -> int:
         return len(self._queued)
@@ -46,16 +47,25 @@ class WorkQueue(Generic[K]):
         self._queue.put_nowait((-priority, next(self._seq), key))
 
     def add_after(self, key: K, delay: float) -> None:
+        """Add ``key`` in ``delay`` seconds. A key already due earlier is not timed again:
+        that add covers this one (a burst of copy status events is one reconcile)."""
         loop = asyncio.get_running_loop()
+        when = loop.time() + delay
+        due = self._due.get(key)
+        if due is not None and due <= when:
+            return
         handle: asyncio.TimerHandle | None = None
 
         def fire() -> None:
             if handle is not None:
                 self._timers.discard(handle)
+            if self._due.get(key) == when:
+                del self._due[key]
             self.add(key)
 
-        handle = loop.call_later(delay, fire)
+        handle = loop.call_at(when, fire)
         self._timers.add(handle)
+        self._due[key] = when
 
     async def get(self) -> K:
         while True:
@@ -76,3 +86,4 @@ class WorkQueue(Generic[K]):
         for handle in self._timers:
             handle.cancel()
         self._timers.clear()
+        self._due.clear()

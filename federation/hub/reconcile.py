@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 
 FINALIZER = "fedctl.dev/cleanup"
 TRAINING_GANGS = ("SingleCluster", "AllOrNothing")
+SA_TOKEN = "kubernetes.io/service-account-token"
 UNSCHEDULABLE_RETRY = 10.0  # seconds; capacity freed on members is not an event here
 
 
@@ -106,10 +107,12 @@ class Reconciler:
         labels = meta.get("labels") or {}
         policy = select_policy(self._policies(), key.api_version, key.kind, key.name,
                                key.namespace, labels)
-        if policy is None:
+        if policy is None or tmpl.get("type") == SA_TOKEN:
             if binding is not None:
                 return await self._teardown(key, tmpl, binding, keep_template=True)
-            return Outcome(False, (), "no propagation policy selects it")
+            return Outcome(False, (), "no propagation policy selects it" if policy is None
+                           else "a ServiceAccount token Secret is never propagated (each "
+                                "cluster issues its own)")
         # the finalizer patch runs alongside placing and applying (one round trip less
         # on the critical path); a copy applied before it lands is still found and
         # removed on deletion through the member copy caches (``_orphans``)
@@ -476,8 +479,8 @@ class Reconciler:
 
     async def _write_template_status(self, key: TemplateKey, tmpl: dict[str, Any],
                                      copies: Mapping[str, dict[str, Any]]) -> None:
-        if not copies:
-            return
+        if not copies or not self.interpreters.spec_for(tmpl).write_status:
+            return  # (a ConfigMap has no status; a Service's is not ours to write)
         status = self.interpreters.aggregate(tmpl, copies)
         current = tmpl.get("status") or {}
         if all(current.get(k) == v for k, v in status.items()):

@@ -107,4 +107,14 @@ BUILTIN: tuple[KindSpec, ...] = (
         health=HealthRule(field="status.state", values=(("ready", "Ready"),
                                                         ("failed", "Failed"))),
     ),
+    # kinds without replicas: copied whole to every selected cluster, never scheduled by
+    # capacity; the member's own allocations (cluster IPs, node ports) are left to it
+    KindSpec(group="", kind="Service", components=(), duplicated=True, write_status=False,
+             health=HealthRule(present="Ready"),
+             prune=("spec.clusterIP", "spec.clusterIPs", "spec.ports[*].nodePort",
+                    "spec.healthCheckNodePort")),
+    KindSpec(group="", kind="ConfigMap", components=(), duplicated=True, write_status=False,
+             health=HealthRule(present="Ready")),
+    KindSpec(group="", kind="Secret", components=(), duplicated=True, write_status=False,
+             health=HealthRule(present="Ready")),
 )

@@ -163,4 +163,5 @@ def extract_demand(obj: Any, interpreters: Interpreters | None = None) -> Demand
         components=components,
         labels=tuple(sorted((str(k), str(v)) for k, v in labels.items())),
         artifacts=artifacts,
+        duplicated=interp.spec_for(obj).duplicated,
     )

@@ -92,6 +92,9 @@ class Interpreters:
     # ---- components and replicas -------------------------------------------------------
     def components(self, obj: Mapping[str, Any]) -> list[ComponentView]:
         spec = self.spec_for(obj)
+        if spec.duplicated:  # no replicas: the object itself, once per cluster
+            return [ComponentView(name="main", replicas=1, replicas_path=None,
+                                  pod_spec_path=None, container_paths=(), pods_per_replica=1)]
         out: list[ComponentView] = []
         for rule in spec.components:
             out.extend(self._components(obj, rule))
@@ -224,6 +227,8 @@ class Interpreters:
             return WorkloadHealth(phase, f"{ready}/{desired} ready", ready, desired)
         if rule.active and _int(paths.first(obj, rule.active), 0) > 0:
             return WorkloadHealth("Running", f"{paths.first(obj, rule.active)} active")
+        if rule.present:
+            return WorkloadHealth(rule.present, "present")
         if rule.conditions and status.get("conditions"):
             # e.g. a PyTorchJob only Created (its pods may be unschedulable) or an
             # InferenceService with Ready=False: not healthy yet

@@ -18,6 +18,14 @@ it has no code for. Paths use ``federation.interpreters.paths`` syntax.
         conditions: {Succeeded: Succeeded, Failed: Failed, Running: Running}
       aggregate:
         sum: [status.replicaStatuses]
+
+A kind without replicas is copied whole to every selected cluster:
+
+    spec:
+      target: {group: gateway.networking.k8s.io, kind: HTTPRoute}
+      duplicated: true
+      writeStatus: false          # the hub does not write an aggregated status into it
+      health: {present: Ready}    # an object that exists is Ready
 """
 
 from __future__ import annotations
@@ -65,6 +73,7 @@ class HealthRule:
     values: tuple[tuple[str, str], ...] = ()
     ready_replicas: str | None = None
     active: str | None = None  # a count of running pods: > 0 means Running
+    present: str | None = None  # the phase of an object that exists (nothing to read)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +88,12 @@ class KindSpec:
     # Server-generated fields a member would reject (a Job's selector and uid labels).
     prune: tuple[str, ...] = ()  # paths removed before applying
     prune_template_labels: tuple[str, ...] = ()  # pod template label keys removed
+    # No replicas (Service, ConfigMap, Secret): one whole copy on every selected cluster,
+    # whatever the policy's replica scheduling says; ``components`` stays empty.
+    duplicated: bool = False
+    # The hub writes the aggregated status into the template (False for kinds whose
+    # status is not theirs to write, or that have none)
+    write_status: bool = True
     source: str = "builtin"
 
     @property
@@ -117,6 +132,15 @@ class _KindSpecParser:
                             ", ".join(PHASES))
         return tuple(raw.items())
 
+    def _phase(self, data: dict[str, object], path: PathKey) -> str | None:
+        value = self.r.string(data, path, default=None)
+        if value is None:
+            return None
+        if value not in PHASES:
+            self.r.fail(path, f"unknown phase {value!r}", hint="one of " + ", ".join(PHASES))
+            return None
+        return str(value)
+
     def parse(self) -> KindSpec:
         r = self.r
         top = r.mapping(self.doc.data, (), allowed={"apiVersion", "kind", "metadata", "spec"},
@@ -125,7 +149,9 @@ class _KindSpecParser:
             r.fail(("kind",), f"expected kind WorkloadInterpreter, got {top.get('kind')!r}")
         spec = r.mapping(top.get("spec"), ("spec",),
                          allowed={"target", "components", "health", "gang", "storageUris",
-                                  "aggregate"}, required=("target", "components"))
+                                  "aggregate", "duplicated", "writeStatus"},
+                         required=("target",))
+        duplicated = r.boolean(spec, ("spec", "duplicated"))
         target = r.mapping(spec.get("target"), ("spec", "target"), allowed={"group", "kind"},
                            required=("kind",))
         comps = []
@@ -148,10 +174,15 @@ class _KindSpecParser:
                 containers=tuple(containers),
                 pods_per_replica=self._path(c, (*p, "podsPerReplica"), None),
             ))
-        if not comps:
-            r.fail(("spec", "components"), "a workload needs at least one component")
+        if not comps and not duplicated:
+            r.fail(("spec", "components"), "a workload needs at least one component",
+                   hint="or set duplicated: true for a kind without replicas")
+        if comps and duplicated:
+            r.fail(("spec", "components"), "a duplicated kind has no components",
+                   hint="remove components, or duplicated: true")
         h = r.mapping(spec.get("health"), ("spec", "health"),
-                      allowed={"conditions", "field", "values", "readyReplicas", "active"})
+                      allowed={"conditions", "field", "values", "readyReplicas", "active",
+                               "present"})
         agg = r.mapping(spec.get("aggregate"), ("spec", "aggregate"), allowed={"sum"})
         sums = [s for s in r.sequence(agg, ("spec", "aggregate", "sum")) if isinstance(s, str)]
         uris = [s for s in r.sequence(spec, ("spec", "storageUris")) if isinstance(s, str)]
@@ -165,7 +196,10 @@ class _KindSpecParser:
                 values=self._pairs(h, ("spec", "health", "values")),
                 ready_replicas=self._path(h, ("spec", "health", "readyReplicas"), None),
                 active=self._path(h, ("spec", "health", "active"), None),
+                present=self._phase(h, ("spec", "health", "present")),
             ),
+            duplicated=duplicated,
+            write_status=r.boolean(spec, ("spec", "writeStatus"), default=True),
             gang=r.boolean(spec, ("spec", "gang")),
             storage_uris=tuple(uris),
             sum_fields=tuple(sums),

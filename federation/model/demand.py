@@ -26,6 +26,8 @@ class Demand:
     components: tuple[Component, ...]
     labels: tuple[tuple[str, str], ...] = ()
     artifacts: tuple[str, ...] = ()  # model URIs the pods load (storageUri…)
+    # no replicas (Service, ConfigMap, Secret): one copy on every selected cluster
+    duplicated: bool = False
 
     @property
     def total_replicas(self) -> int:

@@ -65,8 +65,10 @@ class Context:
         self.egress = egress
         self.demand = effective_demand(demand, policy)
         self.components = tuple(c for c in self.demand.components if c.replicas > 0)
-        self.gang = policy.gang_mode(demand.kind)
-        self.duplicated = policy.replica_scheduling.type == "Duplicated"
+        self.gang = "None" if demand.duplicated else policy.gang_mode(demand.kind)
+        # kinds without replicas are copied to every selected cluster whatever the policy
+        self.duplicated = (policy.replica_scheduling.type == "Duplicated"
+                           or self.demand.duplicated)
         self.whole = self.duplicated or self.gang == GANG_SINGLE
         self.weights = policy.weights()
         self.terms = policy.terms()
@@ -74,7 +76,9 @@ class Context:
         self.tolerations = policy.cluster_tolerations
         self.budget = policy.cost.budget_per_hour
         self.spot_allowed = policy.cost.spot_allowed
-        self.kind_key = f"{self.demand.group}/{self.demand.kind}"
+        # as API discovery names kinds: "group/Kind", "Kind" alone for the core group
+        self.kind_key = (f"{self.demand.group}/{self.demand.kind}" if self.demand.group
+                         else self.demand.kind)
         gpu = policy.gpu
         self.gpu_components = tuple(c for c in self.components if c.gpus > 0)
         self.needs_gpu = bool(self.gpu_components)
@@ -241,7 +245,7 @@ class Context:
 
 def effective_demand(demand: Demand, policy: Placement) -> Demand:
     """Apply ``gpu.perReplica``: it sets the GPUs of every GPU component (or of all)."""
-    if policy.gpu is None or policy.gpu.per_replica is None:
+    if policy.gpu is None or policy.gpu.per_replica is None or demand.duplicated:
         return demand
     n = policy.gpu.per_replica
     any_gpu = any(c.gpus for c in demand.components)

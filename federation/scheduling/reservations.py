@@ -52,8 +52,8 @@ def holds_for(placement: Placement, demand: Demand,
         shapes: Counter[Shape] = Counter()
         for comp_name, n in a.replicas:
             c = comps.get(comp_name)
-            if c is None or n <= 0:
-                continue
+            if c is None or n <= 0 or not (c.gpus or c.cpu_millis or c.memory_bytes):
+                continue  # (a ConfigMap, or pods that request nothing, hold nothing)
             product = products.get(a.cluster) if c.gpus else None
             shapes[(product, c.gpus, c.cpu_millis, c.memory_bytes)] += n
         if shapes:

@@ -49,6 +49,14 @@ async def test_pytorchjob_gets_gpu_pods_running_and_status(
     api = member_api["member1"]
     custom, core = k8s.CustomObjectsApi(api), k8s.CoreV1Api(api)
     name = f"pt-{uuid.uuid4().hex[:6]}"
+
+    # the session's fleet is shared: pods of workloads an earlier test deleted may still
+    # be going away; this test needs the whole 8-GPU node
+    async def node_free() -> bool:
+        status = await cluster_status(fleet_state, "member1")
+        return bool(status.gpu_free().get(H100) == 8)
+
+    await eventually(node_free, timeout=60, what="member1's 8 H100s free")
     job = await custom.create_namespaced_custom_object(*KUBEFLOW, {
         "apiVersion": "kubeflow.org/v1", "kind": "PyTorchJob",
         "metadata": {"name": name, "labels": OURS},

@@ -42,3 +42,24 @@ async def test_a_real_change_overtakes_its_own_resync_entry() -> None:
         q.done(k)
     q.add("r3", priority=-(2**31))
     assert await q.get() == "r3"
+
+
+async def test_delayed_adds_of_one_key_fire_once() -> None:
+    import asyncio
+
+    q: WorkQueue[str] = WorkQueue()
+    for _ in range(5):  # a burst of status events for one copy
+        q.add_after("a", 0.05)
+    q.add_after("a", 0.5)  # later than the one pending: covered by it
+    q.add_after("b", 0.2)
+    q.add_after("b", 0.01)  # earlier than the one pending: timed on its own
+    assert await asyncio.wait_for(q.get(), 1) == "b"
+    q.done("b")
+    assert await asyncio.wait_for(q.get(), 1) == "a"
+    q.done("a")
+    await asyncio.sleep(0.6)  # b's first timer fires too (harmless); a's never again
+    assert len(q) == 1 and await q.get() == "b"
+    q.done("b")
+    q.add_after("a", 0.01)  # after firing, the key can be timed again
+    assert await asyncio.wait_for(q.get(), 1) == "a"
+    q.close()

@@ -224,3 +224,42 @@ def test_copies_without_pod_specs_read_the_same(status: dict[str, Any]) -> None:
                 assert "containers" not in paths.get_at(kept, comp.pod_spec_path)
     unknown = {"apiVersion": "example.com/v1", "kind": "Widget", "spec": {"x": 1}}
     assert INTERP.without_pod_specs(paths.deep_copy(unknown)) == unknown
+
+
+def test_kinds_without_replicas_are_one_whole_copy() -> None:
+    from federation.interpreters.demand import extract_demand
+
+    svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "a"},
+           "spec": {"clusterIP": "10.0.0.9", "clusterIPs": ["10.0.0.9"], "type": "NodePort",
+                    "ports": [{"port": 80, "nodePort": 30080}]}}
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"},
+          "data": {"k": "v"}}
+    for obj in (svc, cm):
+        assert INTERP.replicas(obj) == {"main": 1}
+        assert INTERP.health(obj).phase == "Ready"
+        demand = extract_demand(obj, INTERP)
+        assert demand.duplicated and demand.total_gpus == 0
+        assert INTERP.with_replicas(obj, {"main": 1}) == obj
+    assert not INTERP.spec_for(cm).write_status
+    pruned = paths.deep_copy(svc)
+    INTERP.prune_generated(pruned)  # the member allocates its own IP and node ports
+    assert pruned["spec"] == {"type": "NodePort", "ports": [{"port": 80}]}
+
+
+def test_declarative_duplicated_kind(tmp_path: Path) -> None:
+    f = tmp_path / "i.yaml"
+    f.write_text("apiVersion: fedctl.dev/v1alpha1\nkind: WorkloadInterpreter\n"
+                 "metadata: {name: gw}\nspec:\n  target: {group: gateway.networking.k8s.io,"
+                 " kind: HTTPRoute}\n  duplicated: true\n  writeStatus: false\n"
+                 "  health: {present: Ready}\n")
+    spec = load_interpreters(f)[0]
+    assert spec.duplicated and not spec.write_status and spec.health.present == "Ready"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("apiVersion: fedctl.dev/v1alpha1\nkind: WorkloadInterpreter\n"
+                   "metadata: {name: gw}\nspec:\n  target: {kind: HTTPRoute}\n"
+                   "  health: {present: Fine}\n")
+    with pytest.raises(InputErrors) as err:
+        load_interpreters(bad)
+    text = str(err.value)
+    assert "components" in text and "duplicated: true" in text  # no components, not dup
+    assert "unknown phase 'Fine'" in text and "bad.yaml:6" in text

@@ -128,6 +128,23 @@ def test_duplicated_runs_everything_everywhere() -> None:
     assert d.placement.by_component("main") == {"a": 3, "b": 3}
 
 
+def test_a_kind_without_replicas_goes_to_every_cluster_whatever_the_division() -> None:
+    from dataclasses import replace
+
+    from federation.model.demand import Component
+
+    core = frozenset({"ConfigMap", "Service", "apps/Deployment"})
+    clusters = [cluster("a", kinds=core), cluster("b", price=9.0, kinds=core),
+                cluster("tainted", taints=(Taint("x", "y"),), kinds=core)]
+    cm = replace(demand("ConfigMap", api_version="v1",
+                        components=(Component("main", 1),)), duplicated=True)
+    for policy in (divided("Aggregated"), divided("CheapestFirst"),
+                   Placement(gpu=GpuPolicy(per_replica=4))):
+        d = schedule(clusters, cm, policy)
+        assert d.schedulable and d.gang == "None"
+        assert d.placement.by_component("main") == {"a": 1, "b": 1}  # never the tainted one
+
+
 def test_spread_over_two_regions() -> None:
     policy = Placement(spread_constraints=(
         SpreadConstraint(spread_by="region", min_groups=2, max_groups=2),))
