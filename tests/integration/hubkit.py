@@ -99,3 +99,18 @@ async def create_policy(api: Any, body: dict[str, Any]) -> None:
     """Create a PropagationPolicy on the hub (as `kubectl create -f` would)."""
     await k8s.CustomObjectsApi(api).create_namespaced_custom_object(
         G, V, body["metadata"]["namespace"], "propagationpolicies", body)
+
+
+async def read_core(api: Any, kind: str, ns: str, name: str) -> Any:
+    """A core-group object on a cluster, or None when it does not exist."""
+    core = k8s.CoreV1Api(api)
+    read = {"ConfigMap": core.read_namespaced_config_map,
+            "Secret": core.read_namespaced_secret,
+            "Service": core.read_namespaced_service,
+            "ServiceAccount": core.read_namespaced_service_account}[kind]
+    try:
+        return await read(name, ns)
+    except ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise

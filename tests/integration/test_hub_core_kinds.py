@@ -8,27 +8,14 @@ from pathlib import Path
 from typing import Any
 
 from kubernetes_asyncio import client as k8s
-from kubernetes_asyncio.client.exceptions import ApiException
 
 from federation.dev.localfleet import FleetState
 
 from .helpers import eventually
-from .hubkit import binding, create_policy, namespace, policy, running_hub
+from .hubkit import binding, create_policy, namespace, policy, read_core, running_hub
 
 CORE = (("v1", "Service"), ("v1", "ConfigMap"), ("v1", "Secret"))
 
-
-async def _read(api: Any, kind: str, ns: str, name: str) -> Any:
-    core = k8s.CoreV1Api(api)
-    read = {"Service": core.read_namespaced_service,
-            "ConfigMap": core.read_namespaced_config_map,
-            "Secret": core.read_namespaced_secret}[kind]
-    try:
-        return await read(name, ns)
-    except ApiException as exc:
-        if exc.status == 404:
-            return None
-        raise
 
 
 async def test_service_configmap_secret_copied_to_every_selected_member(
@@ -57,7 +44,7 @@ async def test_service_configmap_secret_copied_to_every_selected_member(
         async def everywhere() -> Any:
             for m in ("member1", "member2"):
                 for kind in ("Service", "ConfigMap", "Secret"):
-                    if await _read(member_api[m], kind, ns, "web") is None:
+                    if await read_core(member_api[m], kind, ns, "web") is None:
                         return None
             return True
 
@@ -67,15 +54,16 @@ async def test_service_configmap_secret_copied_to_every_selected_member(
             found = {k: await binding(hub_api, ns, f"web-{k}")
                      for k in ("service", "configmap", "secret")}
             raise AssertionError(f"{exc}; bindings: {found}") from None
-        assert await _read(member_api["member3"], "ConfigMap", ns, "web") is None    # edge: tainted
-        assert await _read(member_api["member1"], "ConfigMap", ns, "other") is None
-        cm = await _read(member_api["member2"], "ConfigMap", ns, "web")
+        # member3 is an edge site (tainted): no copy there
+        assert await read_core(member_api["member3"], "ConfigMap", ns, "web") is None
+        assert await read_core(member_api["member1"], "ConfigMap", ns, "other") is None
+        cm = await read_core(member_api["member2"], "ConfigMap", ns, "web")
         assert cm.data == {"mode": "blue"}
         assert cm.metadata.labels["fedctl.dev/binding"] == f"{ns}.web-configmap"
-        secret = await _read(member_api["member1"], "Secret", ns, "web")
+        secret = await read_core(member_api["member1"], "Secret", ns, "web")
         assert secret.data == {"token": "czNjcjN0"}
         for m in ("member1", "member2"):
-            copy = await _read(member_api[m], "Service", ns, "web")
+            copy = await read_core(member_api[m], "Service", ns, "web")
             # applied without the hub's cluster IP: the member allocated its own
             assert copy.spec.cluster_ip and copy.spec.ports[0].port == 80
         b = await binding(hub_api, ns, "web-configmap")
@@ -88,7 +76,7 @@ async def test_service_configmap_secret_copied_to_every_selected_member(
         await core.patch_namespaced_config_map("web", ns, {"data": {"mode": "green"}})
 
         async def updated() -> Any:
-            cms = [await _read(member_api[m], "ConfigMap", ns, "web")
+            cms = [await read_core(member_api[m], "ConfigMap", ns, "web")
                    for m in ("member1", "member2")]
             return all(c is not None and c.data == {"mode": "green"} for c in cms)
 
@@ -102,7 +90,7 @@ async def test_service_configmap_secret_copied_to_every_selected_member(
         async def pruned() -> Any:
             for m in ("member1", "member2"):
                 for kind in ("Service", "ConfigMap", "Secret"):
-                    if await _read(member_api[m], kind, ns, "web") is not None:
+                    if await read_core(member_api[m], kind, ns, "web") is not None:
                         return None
             return await binding(hub_api, ns, "web-configmap") is None
 

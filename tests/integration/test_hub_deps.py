@@ -6,12 +6,19 @@ from pathlib import Path
 from typing import Any
 
 from kubernetes_asyncio import client as k8s
-from kubernetes_asyncio.client.exceptions import ApiException
 
 from federation.dev.localfleet import FleetState
 
 from .helpers import eventually
-from .hubkit import binding, create_policy, deployment, namespace, policy, running_hub
+from .hubkit import (
+    binding,
+    create_policy,
+    deployment,
+    namespace,
+    policy,
+    read_core,
+    running_hub,
+)
 
 
 def _uses_config(dep: dict[str, Any]) -> dict[str, Any]:
@@ -21,18 +28,6 @@ def _uses_config(dep: dict[str, Any]) -> dict[str, Any]:
     pod["volumes"] = [{"name": "creds", "secret": {"secretName": "hf-token"}}]
     return dep
 
-
-async def _get(api: Any, kind: str, ns: str, name: str) -> Any:
-    core = k8s.CoreV1Api(api)
-    read = {"ConfigMap": core.read_namespaced_config_map,
-            "Secret": core.read_namespaced_secret,
-            "ServiceAccount": core.read_namespaced_service_account}[kind]
-    try:
-        return await read(name, ns)
-    except ApiException as exc:
-        if exc.status == 404:
-            return None
-        raise
 
 
 async def test_referenced_objects_are_propagated_shared_and_released(
@@ -56,7 +51,7 @@ async def test_referenced_objects_are_propagated_shared_and_released(
         await apps.create_namespaced_deployment(ns, second)
 
         async def copied() -> Any:
-            got = [await _get(member, k, ns, n) for k, n in (
+            got = [await read_core(member, k, ns, n) for k, n in (
                 ("ConfigMap", "model-config"), ("Secret", "hf-token"),
                 ("ServiceAccount", "trainer"))]
             if any(g is None for g in got):
@@ -81,7 +76,7 @@ async def test_referenced_objects_are_propagated_shared_and_released(
                                                {"data": {"MODEL": "llama-70b"}})
 
         async def updated() -> Any:
-            got = await _get(member, "ConfigMap", ns, "model-config")
+            got = await read_core(member, "ConfigMap", ns, "model-config")
             return got is not None and got.data == {"MODEL": "llama-70b"}
 
         await eventually(updated, timeout=30, what="ConfigMap update propagated")
@@ -90,7 +85,7 @@ async def test_referenced_objects_are_propagated_shared_and_released(
         await apps.delete_namespaced_deployment("api", ns)
 
         async def one_referrer() -> Any:
-            got = await _get(member, "ConfigMap", ns, "model-config")
+            got = await read_core(member, "ConfigMap", ns, "model-config")
             return got is not None and got.metadata.annotations.get(
                 "fedctl.dev/referenced-by") == f"{ns}.api2-deployment"
 
@@ -98,7 +93,7 @@ async def test_referenced_objects_are_propagated_shared_and_released(
         await apps.delete_namespaced_deployment("api2", ns)
 
         async def released() -> Any:
-            return all([await _get(member, k, ns, n) is None for k, n in (
+            return all([await read_core(member, k, ns, n) is None for k, n in (
                 ("ConfigMap", "model-config"), ("Secret", "hf-token"),
                 ("ServiceAccount", "trainer"))])
 
@@ -132,5 +127,5 @@ async def test_member_own_secret_is_left_alone_and_missing_ones_reported(
         cond = await eventually(reported, timeout=40, what="missing dependency reported")
         assert "ConfigMap" in cond["message"] and "model-config" in cond["message"]
         assert "does not exist on the hub" in cond["message"]
-        local = await _get(member, "Secret", ns, "hf-token")
+        local = await read_core(member, "Secret", ns, "hf-token")
         assert local.data["token"] == "bG9jYWw="  # still the member's own ("local")
