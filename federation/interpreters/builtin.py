@@ -70,23 +70,31 @@ BUILTIN: tuple[KindSpec, ...] = (
         group="trainer.kubeflow.org", kind="TrainJob", gang=True,
         components=(ComponentRule(name="node", replicas="spec.trainer.numNodes",
                                   containers=("spec.trainer",)),),
-        health=HealthRule(conditions=(("Complete", "Succeeded"), ("Failed", "Failed"))),
+        # the trainer writes jobsStatus (the JobSet's replicated jobs) and no Running
+        # condition; resources come from spec.trainer.resourcesPerNode (see demand.py)
+        health=HealthRule(conditions=(("Complete", "Succeeded"), ("Failed", "Failed")),
+                          active="status.jobsStatus[*].active"),
     ),
     KindSpec(
         group="jobset.x-k8s.io", kind="JobSet", gang=True,
         components=(ComponentRule(each="spec.replicatedJobs[*]", name=".name",
                                   replicas="replicas", pod_spec="template.spec.template.spec",
                                   pods_per_replica="template.spec.parallelism"),),
-        health=HealthRule(conditions=(("Completed", "Succeeded"), ("Failed", "Failed"))),
+        # a running JobSet has no condition: its active Jobs say it runs
+        health=HealthRule(conditions=(("Completed", "Succeeded"), ("Failed", "Failed")),
+                          active="status.replicatedJobsStatus[*].active"),
     ),
     KindSpec(
         group="batch.volcano.sh", kind="Job", gang=True,
         components=(ComponentRule(each="spec.tasks[*]", name=".name", replicas="replicas",
                                   pod_spec="template.spec"),),
+        # every phase Volcano's job controller writes
         health=HealthRule(field="status.state.phase",
                           values=(("Pending", "Pending"), ("Running", "Running"),
+                                  ("Restarting", "Running"), ("Completing", "Running"),
                                   ("Completed", "Succeeded"), ("Failed", "Failed"),
-                                  ("Aborted", "Failed"))),
+                                  ("Aborting", "Failed"), ("Aborted", "Failed"),
+                                  ("Terminating", "Failed"), ("Terminated", "Failed"))),
     ),
     KindSpec(
         group="serving.kserve.io", kind="InferenceService",
@@ -101,6 +109,12 @@ BUILTIN: tuple[KindSpec, ...] = (
                           values=(("PENDING", "Pending"), ("RUNNING", "Running"),
                                   ("SUCCEEDED", "Succeeded"), ("FAILED", "Failed"),
                                   ("STOPPED", "Failed"))),
+    ),
+    KindSpec(
+        # serving: not a gang; Ready once the Serve applications are healthy
+        group="ray.io", kind="RayService", components=_ray_groups("spec.rayClusterConfig"),
+        health=HealthRule(conditions=(("Ready", "Ready"),), field="status.serviceStatus",
+                          values=(("Running", "Ready"),)),
     ),
     KindSpec(
         group="ray.io", kind="RayCluster", components=_ray_groups("spec"),

@@ -57,15 +57,17 @@ def _name(expected: type | tuple[type, ...]) -> str:
 
 
 def _container_resources(c: Any, path: Path) -> tuple[int, int, int]:
-    res = _get(c, path, "resources", dict, {})
-    requests = _get(res, (*path, "resources"), "requests", dict, {})
-    limits = _get(res, (*path, "resources"), "limits", dict, {})
+    # a container's resources, or a TrainJob trainer's resourcesPerNode
+    key = "resources" if "resources" in c or "resourcesPerNode" not in c else "resourcesPerNode"
+    res = _get(c, path, key, dict, {})
+    requests = _get(res, (*path, key), "requests", dict, {})
+    limits = _get(res, (*path, key), "limits", dict, {})
 
     def amount(name: str, conv: Callable[[Any], int]) -> int:
         raw = requests.get(name, limits.get(name))
         if raw is None:
             return 0
-        where = (*path, "resources", "requests" if name in requests else "limits", name)
+        where = (*path, key, "requests" if name in requests else "limits", name)
         if isinstance(raw, bool) or not isinstance(raw, str | int | float):
             raise DemandError(where, f"expected a quantity, got {type(raw).__name__}")
         try:

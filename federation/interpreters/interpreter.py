@@ -225,8 +225,11 @@ class Interpreters:
             current = observed >= _int(meta.get("generation"), 0)
             phase = "Ready" if ready >= desired and current else "Pending"
             return WorkloadHealth(phase, f"{ready}/{desired} ready", ready, desired)
-        if rule.active and _int(paths.first(obj, rule.active), 0) > 0:
-            return WorkloadHealth("Running", f"{paths.first(obj, rule.active)} active")
+        if rule.active:
+            # summed over every match: a JobSet counts active Jobs per replicated job
+            active = sum(_int(v, 0) for _, v in paths.resolve(obj, rule.active))
+            if active > 0:
+                return WorkloadHealth("Running", f"{active} active")
         if rule.present:
             return WorkloadHealth(rule.present, "present")
         if rule.conditions and status.get("conditions"):

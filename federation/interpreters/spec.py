@@ -72,7 +72,7 @@ class HealthRule:
     field: str | None = None
     values: tuple[tuple[str, str], ...] = ()
     ready_replicas: str | None = None
-    active: str | None = None  # a count of running pods: > 0 means Running
+    active: str | None = None  # running pods or Jobs (summed over matches): > 0 is Running
     present: str | None = None  # the phase of an object that exists (nothing to read)
 
 

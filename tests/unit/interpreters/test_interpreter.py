@@ -263,3 +263,41 @@ def test_declarative_duplicated_kind(tmp_path: Path) -> None:
     text = str(err.value)
     assert "components" in text and "duplicated: true" in text  # no components, not dup
     assert "unknown phase 'Fine'" in text and "bad.yaml:6" in text
+
+
+def test_ai_kinds_read_as_their_operators_write_them() -> None:
+    from federation.interpreters.demand import extract_demand
+
+    jobset = {"apiVersion": "jobset.x-k8s.io/v1alpha2", "kind": "JobSet",
+              "metadata": {"name": "js"},
+              "spec": {"replicatedJobs": [{"name": "w", "replicas": 2, "template": {
+                  "spec": {"parallelism": 2, "template": pod_template(4)}}}]},
+              "status": {"replicatedJobsStatus": [{"name": "w", "active": 0, "ready": 0},
+                                                  {"name": "x", "active": 2}]}}
+    # a running JobSet has no condition: its active Jobs (summed) say it runs
+    assert INTERP.health(jobset).phase == "Running"
+    assert INTERP.health({**jobset, "status": {}}).phase == "Pending"
+    train = {"apiVersion": "trainer.kubeflow.org/v1alpha1", "kind": "TrainJob",
+             "metadata": {"name": "t"},
+             "spec": {"trainer": {"numNodes": 2, "image": "train:1", "resourcesPerNode": {
+                 "limits": {"nvidia.com/gpu": "8"}, "requests": {"cpu": "16"}}}},
+             "status": {"jobsStatus": [{"name": "node", "active": 2}]}}
+    demand = extract_demand(train, INTERP)
+    assert [(c.replicas, c.gpus, c.cpu_millis) for c in demand.components] == [(2, 8, 16000)]
+    assert INTERP.health(train).phase == "Running"
+    done = {**train, "status": {"conditions": [{"type": "Complete", "status": "True"}]}}
+    assert INTERP.health(done).phase == "Succeeded"
+    ray_service = {"apiVersion": "ray.io/v1", "kind": "RayService", "metadata": {"name": "s"},
+                   "spec": {"rayClusterConfig": {
+                       "headGroupSpec": {"template": pod_template()},
+                       "workerGroupSpecs": [{"groupName": "gpu", "replicas": 2,
+                                             "template": pod_template(1)}]}},
+                   "status": {"serviceStatus": "Running"}}
+    assert INTERP.replicas(ray_service) == {"head": 1, "gpu": 2}
+    assert INTERP.health(ray_service).phase == "Ready"
+    assert not INTERP.spec_for(ray_service).gang  # serving
+    vc = {"apiVersion": "batch.volcano.sh/v1alpha1", "kind": "Job", "metadata": {"name": "v"},
+          "spec": {"tasks": [{"name": "w", "replicas": 1, "template": pod_template(1)}]}}
+    for phase, want in (("Completing", "Running"), ("Restarting", "Running"),
+                        ("Terminated", "Failed"), ("Completed", "Succeeded")):
+        assert INTERP.health({**vc, "status": {"state": {"phase": phase}}}).phase == want
