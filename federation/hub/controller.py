@@ -487,7 +487,8 @@ class Hub:
                 self.outcomes[key] = outcome
                 self.metrics.reconciles.labels(result="ok").inc()
                 self.metrics.placements.labels(
-                    outcome="scheduled" if outcome.scheduled else "not-scheduled").inc()
+                    outcome="scheduled" if outcome.scheduled else
+                    "not-scheduled" if outcome.selected else "not-selected").inc()
                 if outcome.requeue is not None:
                     self.queue.add_after(key, outcome.requeue)
             except asyncio.CancelledError:

@@ -27,8 +27,10 @@ class HubMetrics:
                                  registry=r)
         self.cluster_ready = Gauge("fedctl_cluster_ready", "1 if the member is Ready",
                                    ["cluster"], registry=r)
-        self.placements = Counter("fedctl_placements_total",
-                                  "Scheduling decisions by outcome", ["outcome"], registry=r)
+        self.placements = Counter(
+            "fedctl_placements_total",
+            "Reconciles by outcome: scheduled, not-scheduled (no room), not-selected (no "
+            "policy)", ["outcome"], registry=r)
         self.failovers = Counter("fedctl_failovers_total",
                                  "Workloads moved off a NotReady member", ["cluster"],
                                  registry=r)

@@ -59,6 +59,7 @@ class Outcome:
     clusters: tuple[str, ...]
     message: str
     requeue: float | None = None
+    selected: bool = True  # False: no policy propagates it (nothing to schedule)
 
 
 def _now() -> str:
@@ -112,7 +113,7 @@ class Reconciler:
                 return await self._teardown(key, tmpl, binding, keep_template=True)
             return Outcome(False, (), "no propagation policy selects it" if policy is None
                            else "a ServiceAccount token Secret is never propagated (each "
-                                "cluster issues its own)")
+                                "cluster issues its own)", selected=False)
         # the finalizer patch runs alongside placing and applying (one round trip less
         # on the critical path); a copy applied before it lands is still found and
         # removed on deletion through the member copy caches (``_orphans``)
