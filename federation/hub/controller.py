@@ -45,7 +45,7 @@ from federation.interpreters.spec import KindSpec
 from federation.scheduling.reservations import Ledger
 from federation.scheduling.runtime import Scheduler
 from federation.syncer.dependencies import Dependency
-from federation.syncer.labels import BINDING_LABEL
+from federation.syncer.labels import BINDING_LABEL, DEPENDENCY_LABEL
 from policies.match import select_policy
 from policies.models import GROUP, VERSION, OverridePolicy, PropagationPolicy
 from policies.parse import parse_document
@@ -214,17 +214,26 @@ class Hub:
         self.overrides()
         self._enqueue_all()
 
-    def _copy_changed(self, _cluster: str, wk: WatchedKind, event: str,
+    def _copy_changed(self, cluster: str, wk: WatchedKind, event: str,
                       obj: dict[str, Any]) -> None:
         """A member copy changed (status, drift, deletion): reconcile its template. Status
         updates come in bursts (a Deployment rolling out), so they are batched a little."""
         meta = obj.get("metadata") or {}
-        if meta.get("name"):
-            key = TemplateKey(wk.api_version, wk.kind, meta.get("namespace", ""), meta["name"])
-            if event == "DELETED":
-                self.queue.add(key)  # someone removed our copy: put it back now
-            else:
-                self.queue.add_after(key, COPY_BATCH_SECONDS)
+        if not meta.get("name"):
+            return
+        labels = meta.get("labels") or {}
+        if DEPENDENCY_LABEL in labels and BINDING_LABEL not in labels:
+            # a copy of a referenced ConfigMap or Secret: drift there is corrected by
+            # the templates that reference it
+            if self._deps is not None:
+                for key in self._deps.copy_changed(cluster, wk.kind, event, obj):
+                    self.queue.add_after(key, COPY_BATCH_SECONDS)
+            return
+        key = TemplateKey(wk.api_version, wk.kind, meta.get("namespace", ""), meta["name"])
+        if event == "DELETED":
+            self.queue.add(key)  # someone removed our copy: put it back now
+        else:
+            self.queue.add_after(key, COPY_BATCH_SECONDS)
 
     def _member_changed(self, _name: str) -> None:
         self._enqueue_all()

@@ -80,6 +80,9 @@ class DependencySync:
         self._refs: dict[TemplateKey, set[Ref]] = {}
         # (cluster, ref, template) -> digest of the hub object last applied for it
         self._seen: dict[tuple[str, Ref, TemplateKey], str] = {}
+        # (cluster, ref) -> resourceVersion of our last write there: a watch event with
+        # another version is someone else's change (drift) or a deletion
+        self._written: dict[tuple[str, Ref], str] = {}
         # read-merge-write of the referrers annotation, one at a time per copy
         self._locks: weakref.WeakValueDictionary[tuple[str, Ref], asyncio.Lock] = (
             weakref.WeakValueDictionary())
@@ -91,6 +94,25 @@ class DependencySync:
             lock = asyncio.Lock()
             self._locks[key] = lock
         return lock
+
+    def copy_changed(self, cluster: str, kind: str, event: str,
+                     obj: Mapping[str, Any]) -> set[TemplateKey]:
+        """A copy of a referenced object changed on ``cluster`` (a member watch event).
+        Our own writes are recognised by their resourceVersion; anything else (an edit on
+        the member, a deletion) makes the next sync apply it again. Returns the templates
+        to reconcile for that."""
+        meta = obj.get("metadata") or {}
+        ref = (kind, str(meta.get("namespace") or ""), str(meta.get("name") or ""))
+        holders = self.index.get(ref)
+        if not holders:
+            return set()
+        if event != "DELETED" and self._written.get((cluster, ref)) == meta.get(
+                "resourceVersion"):
+            return set()
+        self._written.pop((cluster, ref), None)
+        for key in holders:
+            self._seen.pop((cluster, ref, key), None)
+        return set(holders)
 
     def wanted(self, tmpl: Mapping[str, Any]) -> list[Dependency]:
         """What the template's pods reference, plus its ServiceAccounts' pull secrets."""
@@ -187,7 +209,15 @@ class DependencySync:
         except FedctlError as exc:
             return str(exc)
         res = await rec.applier.apply(obj, existing=existing)
+        self._wrote(cluster, d, res.object if res.ok else None)
         return "" if res.ok else f"{d.kind} {d.name} on {cluster}: {res.message}"
+
+    def _wrote(self, cluster: str, d: Dependency, obj: Mapping[str, Any] | None) -> None:
+        rv = ((obj or {}).get("metadata") or {}).get("resourceVersion")
+        if rv:
+            self._written[(cluster, dep_ref(d))] = str(rv)
+        else:
+            self._written.pop((cluster, dep_ref(d)), None)
 
     async def _release_locked(self, cluster: str, key: TemplateKey, d: Dependency) -> bool:
         rec = self.members.get(cluster)
@@ -207,6 +237,7 @@ class DependencySync:
         left = merge_referrers(before, set(), {key.label})
         if not left:
             res = await rec.applier.delete("v1", d.kind, d.name, d.namespace)
+            self._wrote(cluster, d, None)
             return res.ok
         if left == before:
             return True
@@ -215,6 +246,7 @@ class DependencySync:
         except FedctlError:
             return True
         res = await rec.applier.apply(obj, existing=existing)
+        self._wrote(cluster, d, res.object if res.ok else None)
         return res.ok
 
 

@@ -81,6 +81,19 @@ async def test_referenced_objects_are_propagated_shared_and_released(
 
         await eventually(updated, timeout=30, what="ConfigMap update propagated")
 
+        # drift on the member is corrected: an edit there is undone, a deleted copy comes back
+        member_core = k8s.CoreV1Api(member)
+        await member_core.patch_namespaced_config_map("model-config", ns,
+                                                      {"data": {"MODEL": "tampered"}})
+        await eventually(updated, timeout=30, what="member edit of the ConfigMap undone")
+        await member_core.delete_namespaced_secret("hf-token", ns)
+
+        async def secret_back() -> Any:
+            got = await read_core(member, "Secret", ns, "hf-token")
+            return got is not None and got.data["token"] == "czNjcjN0"
+
+        await eventually(secret_back, timeout=30, what="deleted Secret copy re-created")
+
         # one workload goes: the shared copies stay for the other, then go with it
         await apps.delete_namespaced_deployment("api", ns)
 
