@@ -747,6 +747,11 @@ class Bench:
         out["missing_samples"] = sorted(set(names) - set(seen))[:10]
         out["timed_out"] = timed_out
         out["latency_seconds"] = summary(latencies)
+        # the tail, to tell a stall (slow ones created close together) from a member
+        slow = sorted(seen, key=lambda n: seen[n][0] - done[n], reverse=True)[:15]
+        out["slowest"] = [{"name": n, "member": seen[n][1],
+                           "created_at_s": round(done[n] - first_sent, 2),
+                           "latency_s": round(seen[n][0] - done[n], 3)} for n in slow]
         if seen:
             last = max(t for t, _ in seen.values())
             span = last - first_sent

@@ -11,8 +11,9 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Protocol
 
 from kubernetes_asyncio.client.exceptions import ApiException
@@ -170,17 +171,19 @@ class Reconciler:
                      if c not in placement.clusters and c not in pending
                      and not self.members.health(c).ready]
         resume = _resume_of(status)
+        # Events sent with the hub writes at the end, off the path to the new copy
+        notes: list[Callable[[], Awaitable[None]]] = []
         if moved_off:
             await self._evictions.take()  # failover moves are rate limited
             for cluster in moved_off:
                 if self._on_failover is not None:
                     self._on_failover(cluster)
                 if self._record is not None:
-                    await self._record(
-                        tmpl, reason="FailedOver", warning=True,
+                    notes.append(partial(
+                        self._record, tmpl, reason="FailedOver", warning=True,
                         message=f"cluster {cluster} is not ready; moved to "
                                 f"{', '.join(placement.clusters) or 'nowhere yet'}; the copy "
-                                f"on {cluster} is removed when it answers again")
+                                f"on {cluster} is removed when it answers again"))
             if gang and resume is None:
                 loc = checkpoint_location(tmpl, self.interpreters,
                                           policy.spec.failover.checkpoint_env)
@@ -201,6 +204,7 @@ class Reconciler:
                 _conds(binding)))
         await finalizer  # before the template's status changes its resourceVersion
         await asyncio.gather(
+            *(note() for note in notes),
             self._events(tmpl, binding, conds),
             self._write_binding(key, tmpl, policy, binding, placement, conds, applied,
                                 cleanup, copies, decision.hourly_cost, resume,
