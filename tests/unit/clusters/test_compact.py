@@ -84,3 +84,20 @@ def test_a_transforming_reflector_keys_records_by_their_object() -> None:
     assert list(refl.store) == ["ml/b"]
     # the relist reports the deletion with the record it last held
     assert ("DELETED", PodUsage("n1", None, 0, 1000, 0)) in seen
+
+
+def test_raw_watch_builds_no_api_client_and_keeps_events_raw() -> None:
+    from unittest.mock import patch
+
+    from federation.clusters.watch import RawWatch
+
+    with patch("kubernetes_asyncio.watch.watch.ApiClient",
+               side_effect=AssertionError("an ApiClient per watch")):
+        w = RawWatch()
+    line = json.dumps({"type": "ADDED", "object": {
+        "kind": "Pod", "metadata": {"name": "p", "resourceVersion": "5"}}})
+    event = w.unmarshal_event(line, "V1Pod")
+    assert event["raw_object"]["metadata"]["name"] == "p"
+    assert event["object"] == event["raw_object"]  # not turned into a V1Pod
+    assert w.resource_version == "5"
+    asyncio.run(w.close())
