@@ -254,7 +254,10 @@ class Hub:
             self._refl = self._hub_reflectors(hub)
             self._refl.update(self._dependency_reflectors(hub))
             self._deps = DependencySync(members, self.interpreters, self.hub_object)
-            members.watched = tuple(await self._template_reflectors(hub))
+            # member copies watched: every template kind, and ServiceAccounts (referenced
+            # objects only; ConfigMaps and Secrets are template kinds already)
+            members.watched = (*await self._template_reflectors(hub),
+                               WatchedKind("v1", "ServiceAccount", "serviceaccounts"))
             reconciler = Reconciler(
                 hub=dyn, members=members, interpreters=self.interpreters,
                 scheduler=Scheduler(load_egress_matrix()), policies=self.policies,

@@ -93,6 +93,12 @@ async def test_referenced_objects_are_propagated_shared_and_released(
             return got is not None and got.data["token"] == "czNjcjN0"
 
         await eventually(secret_back, timeout=30, what="deleted Secret copy re-created")
+        await member_core.delete_namespaced_service_account("trainer", ns)
+
+        async def sa_back() -> Any:
+            return await read_core(member, "ServiceAccount", ns, "trainer") is not None
+
+        await eventually(sa_back, timeout=30, what="deleted ServiceAccount copy re-created")
 
         # one workload goes: the shared copies stay for the other, then go with it
         await apps.delete_namespaced_deployment("api", ns)
