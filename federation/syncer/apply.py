@@ -91,13 +91,16 @@ def _api_message(exc: ApiException) -> str:
     return f"HTTP {exc.status} {exc.reason}"
 
 
-def _changed(before: dict[str, Any], after: dict[str, Any]) -> bool:
-    """Did our apply change the object? Status churn from controllers does not count."""
+def _changed(before: dict[str, Any], after: dict[str, Any], sent: dict[str, Any]) -> bool:
+    """Did our apply change the object? Status churn from controllers does not count, nor
+    do labels or annotations others write meanwhile (a Deployment's revision annotation
+    lands right after it is created): only the keys we sent."""
     bm, am = before.get("metadata") or {}, after.get("metadata") or {}
     if bm.get("generation") is not None and am.get("generation") is not None:
-        return bool(bm.get("generation") != am.get("generation")
-                    or bm.get("labels") != am.get("labels")
-                    or bm.get("annotations") != am.get("annotations"))
+        sm = sent.get("metadata") or {}
+        return bool(bm.get("generation") != am.get("generation") or any(
+            (bm.get(field) or {}).get(k) != (am.get(field) or {}).get(k)
+            for field in ("labels", "annotations") for k in sm.get(field) or {}))
     return bool(bm.get("resourceVersion") != am.get("resourceVersion"))
 
 
@@ -197,7 +200,7 @@ class MemberApplier:
             _request_timeout=self.timeout)
         if existing is None:
             return ApplyResult(self.cluster, key, "created", object=applied)
-        changed = _changed(existing, applied)
+        changed = _changed(existing, applied, obj)
         return ApplyResult(self.cluster, key, "updated" if changed else "unchanged",
                            object=applied)
 
