@@ -112,7 +112,7 @@ from federation.hub.reconcile import (
     Outcome,
     _applied_condition,
     _conds,
-    _now,
+    settle,
 )
 from federation.interpreters.demand import extract_demand
 from federation.interpreters.interpreter import PHASE_ORDER, Interpreters
@@ -329,6 +329,17 @@ def _pool(name: str, count: int, product: str | None, per_node: int, cpu: int,
                     cpu_millis=cpu, memory_bytes=mem)
 
 
+def _gpu_pools(rnd: random.Random, prefix: str, share: float, choices: Sequence[str],
+               second: float, per_node: int, cpu: int, mem: int) -> list[NodePool]:
+    """Pools of one GPU product (a second one with probability ``second``) holding
+    ``share`` GPUs between them."""
+    products = [rnd.choice(choices)]
+    if rnd.random() < second:
+        products.append(rnd.choice([p for p in choices if p != products[0]]))
+    return [_pool(f"{prefix}{j}", max(1, round(share / per_node / len(products))), p,
+                  per_node, cpu, mem) for j, p in enumerate(products)]
+
+
 def build_fleet(n: int, rnd: random.Random, train_gpus: int, serve_gpus: int,
                 cpu_millis: int) -> tuple[Fleet, list[BenchCluster]]:
     """Clusters at the SITES, node pools sized so the fleet holds the workloads with
@@ -356,23 +367,13 @@ def build_fleet(n: int, rnd: random.Random, train_gpus: int, serve_gpus: int,
         pools = []
         if trains[i]:
             share = train_gpus * 1.35 * t_weight[i] / t_sum
-            products = [rnd.choice(TRAIN_GPUS)]
-            if rnd.random() < 0.2:
-                products.append(rnd.choice([p for p in TRAIN_GPUS if p != products[0]]))
-            for j, p in enumerate(products):
-                count = max(1, round(share / 8 / len(products)))
-                pools.append(_pool(f"train{j}", count, p, 8, 192_000, 2048 * GiB))
+            pools += _gpu_pools(rnd, "train", share, TRAIN_GPUS, 0.2, 8, 192_000, 2048 * GiB)
         if edge[i]:
             pools.append(_pool("t4", 2, "T4-16GB", 1, 16_000, 64 * GiB))
             pools.append(_pool("cpu", 1, None, 0, 16_000, 64 * GiB))
         else:
             share = serve_gpus * 1.35 * s_weight[i] / s_sum
-            products = [rnd.choice(SERVE_GPUS)]
-            if rnd.random() < 0.3:
-                products.append(rnd.choice([p for p in SERVE_GPUS if p != products[0]]))
-            for j, p in enumerate(products):
-                count = max(1, round(share / 4 / len(products)))
-                pools.append(_pool(f"serve{j}", count, p, 4, 48_000, 192 * GiB))
+            pools += _gpu_pools(rnd, "serve", share, SERVE_GPUS, 0.3, 4, 48_000, 192 * GiB)
             cpu_nodes = max(2, round(cpu_millis * 1.5 * s_weight[i] / s_sum / 64_000))
             pools.append(_pool("cpu", cpu_nodes, None, 0, 64_000, 256 * GiB))
         pricing = Pricing(on_demand=(("H100-80GB", 1.85), ("A100-80GB", 1.2),
@@ -1436,18 +1437,8 @@ def reconcile_cpu(st: State, key: TemplateKey, mode: str, stats: RunStats,
         t2 = clock()
     decision = st.scheduler.schedule(snaps, demand, policy.spec.placement, previous)
     t3 = clock()
-    if decision.schedulable:
-        placement = decision.placement
-        ledger.set(key.label, holds_for(placement, demand, {
-            c: decision.diagnosis.product_of(c) for c in placement.clusters}))
-        sched = condition("Scheduled", True, "Scheduled", decision.message, _now(),
-                          _conds(binding))
-    else:
-        placement = previous or Placement()
-        summary = decision.diagnosis.summary
-        text = decision.message if summary in decision.message else (
-            f"{decision.message}; {summary}".strip("; "))
-        sched = condition("Scheduled", False, "Unschedulable", text, _now(), _conds(binding))
+    placement, sched = settle(decision, demand, previous, binding, ledger, key.label)
+    if not decision.schedulable:
         stats.unschedulable += 1
     if placement != previous:
         stats.moved += 1

@@ -33,7 +33,8 @@ from federation.hub.members import Members
 from federation.hub.ratelimit import TokenBucket
 from federation.interpreters.demand import extract_demand
 from federation.interpreters.interpreter import PHASE_ORDER, Interpreters
-from federation.model.placement import Placement
+from federation.model.demand import Demand
+from federation.model.placement import Decision, Placement
 from federation.scheduling.reservations import Ledger, holds_for
 from federation.scheduling.runtime import Scheduler
 from federation.syncer.apply import MemberApplier, is_ours, raw_dict
@@ -147,20 +148,7 @@ class Reconciler:
         grace = float(policy.spec.failover.cluster_not_ready_seconds)
         snaps = self.members.snapshots(grace, holding, self.ledger, key.label)
         decision = self.scheduler.schedule(snaps, demand, policy.spec.placement, previous)
-        if decision.schedulable:
-            placement = decision.placement
-            # hold the capacity now, before any await: the next decision must not see it
-            self.ledger.set(key.label, holds_for(placement, demand, {
-                c: decision.diagnosis.product_of(c) for c in placement.clusters}))
-            sched = condition("Scheduled", True, "Scheduled", decision.message, _now(),
-                              _conds(binding))
-        else:
-            placement = previous or Placement()
-            summary = decision.diagnosis.summary
-            text = decision.message if summary in decision.message else (
-                f"{decision.message}; {summary}".strip("; "))
-            sched = condition("Scheduled", False, "Unschedulable", text, _now(),
-                              _conds(binding))
+        placement, sched = settle(decision, demand, previous, binding, self.ledger, key.label)
         rules = [r for p in select_overrides(self._overrides(), key.api_version, key.kind,
                                              key.name, key.namespace, labels)
                  for r in p.spec.override_rules]
@@ -499,6 +487,26 @@ class Reconciler:
         except ApiException as exc:
             if exc.status not in (404, 409):
                 raise
+
+
+def settle(decision: Decision, demand: Demand, previous: Placement | None,
+           binding: Mapping[str, Any] | None, ledger: Ledger,
+           label: str) -> tuple[Placement, dict[str, Any]]:
+    """The placement a decision leaves in force and its ``Scheduled`` condition. A
+    schedulable decision's capacity is held in ``ledger`` at once (call it before any
+    await: the next decision must not see that capacity free); an unschedulable one keeps
+    the running placement, and the condition carries the diagnosis summary."""
+    if decision.schedulable:
+        placement = decision.placement
+        ledger.set(label, holds_for(placement, demand, {
+            c: decision.diagnosis.product_of(c) for c in placement.clusters}))
+        return placement, condition("Scheduled", True, "Scheduled", decision.message,
+                                    _now(), _conds(binding))
+    summary = decision.diagnosis.summary
+    text = decision.message if summary in decision.message else (
+        f"{decision.message}; {summary}".strip("; "))
+    return previous or Placement(), condition("Scheduled", False, "Unschedulable", text,
+                                              _now(), _conds(binding))
 
 
 def _resume_of(status: Mapping[str, Any]) -> tuple[str, str] | None:
