@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
+import urllib.request
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import aiohttp
 from kubernetes_asyncio import client as k8s
 from kubernetes_asyncio.config import kube_config
 
@@ -29,4 +33,48 @@ async def api_client(kubeconfig: str | Path, context: str | None = None) -> k8s.
             f"cannot load kubeconfig {kubeconfig} (context {context or '<current>'}): {exc}",
             hint="check the file and the context name",
         ) from None
-    return k8s.ApiClient(configuration=cfg)
+    return client_for(cfg)
+
+
+def client_for(cfg: k8s.Configuration) -> k8s.ApiClient:
+    """An ApiClient whose HTTP session reads the environment once, not per request.
+
+    kubernetes_asyncio's session is built with ``trust_env=True``, so aiohttp looks up
+    proxy variables and ~/.netrc on every request, each in a worker thread (two thread
+    hops per API call: ~10% of a busy hub's time, and requests wait for the executor's
+    few threads). The proxy that the environment names for this server (HTTPS_PROXY,
+    NO_PROXY, as kubectl reads them) is resolved here, once; a kubeconfig ``proxy-url``
+    still wins. Kubernetes credentials come from the kubeconfig, never from netrc.
+    """
+    if not cfg.proxy:
+        cfg.proxy = env_proxy_for(cfg.host or "")
+    api = k8s.ApiClient(configuration=cfg)
+    rest = api.rest_client
+    env_session = rest.pool_manager
+    connector = env_session.connector
+    env_session.detach()  # the connector (and its TLS context) moves to the new session
+    rest.pool_manager = aiohttp.ClientSession(
+        connector=connector, trust_env=False,
+        read_bufsize=2**21)  # as kubernetes_asyncio: large watch events fit
+    return api
+
+
+def _loopback(host: str) -> bool:
+    """Go's net/http never proxies these; neither does kubectl, nor do we."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def env_proxy_for(url: str) -> str | None:
+    """The proxy the environment names for ``url`` (None: direct, or bypassed)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    proxies = urllib.request.getproxies()
+    proxy = proxies.get(parts.scheme or "https")
+    if not proxy or _loopback(host) or urllib.request.proxy_bypass(host):
+        return None
+    return proxy

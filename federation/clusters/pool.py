@@ -18,7 +18,7 @@ from typing import Any
 from kubernetes_asyncio import client as k8s
 from kubernetes_asyncio.config import kube_config
 
-from federation.clusters.client import ClusterConnectionError, api_client
+from federation.clusters.client import ClusterConnectionError, api_client, client_for
 from federation.clusters.health import Health, HealthPolicy, observe, probe
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ async def api_client_from_dict(kubeconfig: dict[str, Any],
             f"invalid kubeconfig (context {context or '<current>'}): "
             f"{type(exc).__name__}", hint="check the credentials Secret of the cluster"
         ) from None
-    return k8s.ApiClient(configuration=cfg)
+    return client_for(cfg)
 
 
 class ClientPool:
