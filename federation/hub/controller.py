@@ -37,7 +37,7 @@ from federation.hub.bindings import TemplateKey, binding_crd, holds_of
 from federation.hub.deps import DependencySync
 from federation.hub.http import HubMetrics
 from federation.hub.members import Members, WatchedKind, health_taints
-from federation.hub.queue import WorkQueue
+from federation.hub.queue import RESYNC, STATUS, WorkQueue
 from federation.hub.ratelimit import TokenBucket
 from federation.hub.reconcile import Outcome, Reconciler
 from federation.interpreters.interpreter import Interpreters
@@ -69,10 +69,6 @@ RESERVED_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease"
 
 COPY_BATCH_SECONDS = 1.0
 MEMBER_SETTLE_SECONDS = 30.0
-
-
-# below any policy priority: a resync never delays a real change
-RESYNC_PRIORITY = -(2**31)
 
 
 @dataclass
@@ -233,7 +229,8 @@ class Hub:
         if event == "DELETED":
             self.queue.add(key)  # someone removed our copy: put it back now
         else:
-            self.queue.add_after(key, COPY_BATCH_SECONDS)
+            # mostly status: after the changes waiting (a failover's moves go first)
+            self.queue.add_after(key, COPY_BATCH_SECONDS, band=STATUS)
 
     def _member_changed(self, _name: str) -> None:
         self._enqueue_all()
@@ -458,7 +455,7 @@ class Hub:
         while True:
             await asyncio.sleep(self.config.resync_seconds)
             for key in self.template_keys():
-                self.queue.add(key, priority=RESYNC_PRIORITY)
+                self.queue.add(key, band=RESYNC)
 
     async def _mark_ready(self) -> None:
         await asyncio.gather(*(r.synced.wait() for r in

@@ -2,10 +2,12 @@
 
 A key added while it is queued is not queued twice; a key added while a worker holds it
 is queued again once the worker is done, so no change is lost and no key runs twice at
-once (the same contract as client-go's workqueue). Keys come out by ``priority`` (higher
-first; the policy's priority for templates), first in first out within one priority. A
-key queued at a low priority (a resync) and added again at a higher one (a real change)
-moves up: it does not wait behind the resync.
+once (the same contract as client-go's workqueue). Keys come out by ``band`` first
+(``CHANGE`` before ``STATUS`` before ``RESYNC``), then by ``priority`` (higher first; the
+policy's priority for templates), first in first out within one rank. A key queued at a
+low rank (a resync, a copy's status) and added again at a higher one (a real change)
+moves up: it does not wait behind them. So when a cluster fails, moving its workloads
+does not queue behind the status updates of the copies already moved.
 """
 
 from __future__ import annotations
@@ -17,60 +19,68 @@ from typing import Generic, TypeVar
 
 K = TypeVar("K", bound=Hashable)
 
+RESYNC = 0  # periodic resync: nothing known to have changed
+STATUS = 1  # a copy's status moved: the hub's aggregated status is behind
+CHANGE = 2  # the desired state changed (template, policy, fleet, a failover is due)
+
 
 class WorkQueue(Generic[K]):
     def __init__(self, priority: Callable[[K], int] | None = None) -> None:
         self._priority = priority
         self._seq = itertools.count()
-        self._queue: asyncio.PriorityQueue[tuple[int, int, K]] = asyncio.PriorityQueue()
-        self._queued: dict[K, int] = {}  # key -> the best priority it is queued with
+        self._queue: asyncio.PriorityQueue[tuple[int, int, int, K]] = asyncio.PriorityQueue()
+        self._queued: dict[K, tuple[int, int]] = {}  # key -> best (band, priority) queued
         self._active: set[K] = set()
-        self._again: set[K] = set()
+        self._again: dict[K, tuple[int, int]] = {}  # added while active: its best rank
         self._timers: set[asyncio.TimerHandle] = set()
-        self._due: dict[K, float] = {}  # key -> when its earliest delayed add fires
+        # key -> (when, band) of its pending delayed add
+        self._due: dict[K, tuple[float, int]] = {}
 
     def __len__(self) -> int:
         return len(self._queued)
 
-    def add(self, key: K, priority: int | None = None) -> None:
-        """Queue ``key`` at ``priority`` (default: the queue's priority function)."""
-        if key in self._active:
-            self._again.add(key)
-            return
+    def add(self, key: K, priority: int | None = None, *, band: int = CHANGE) -> None:
+        """Queue ``key`` in ``band`` at ``priority`` (default: the queue's priority
+        function)."""
         if priority is None:
             priority = self._priority(key) if self._priority is not None else 0
+        rank = (band, priority)
+        if key in self._active:
+            self._again[key] = max(rank, self._again.get(key, rank))
+            return
         queued = self._queued.get(key)
-        if queued is not None and queued >= priority:
+        if queued is not None and queued >= rank:
             return
         # new, or moving up: the older, lower entry is skipped when it comes out
-        self._queued[key] = priority
-        self._queue.put_nowait((-priority, next(self._seq), key))
+        self._queued[key] = rank
+        self._queue.put_nowait((-band, -priority, next(self._seq), key))
 
-    def add_after(self, key: K, delay: float) -> None:
-        """Add ``key`` in ``delay`` seconds. A key already due earlier is not timed again:
-        that add covers this one (a burst of copy status events is one reconcile)."""
+    def add_after(self, key: K, delay: float, *, band: int = CHANGE) -> None:
+        """Add ``key`` in ``delay`` seconds. A key already due earlier, in the same band
+        or a higher one, is not timed again: that add covers this one (a burst of copy
+        status events is one reconcile)."""
         loop = asyncio.get_running_loop()
         when = loop.time() + delay
         due = self._due.get(key)
-        if due is not None and due <= when:
+        if due is not None and due[0] <= when and due[1] >= band:
             return
         handle: asyncio.TimerHandle | None = None
 
         def fire() -> None:
             if handle is not None:
                 self._timers.discard(handle)
-            if self._due.get(key) == when:
+            if self._due.get(key) == (when, band):
                 del self._due[key]
-            self.add(key)
+            self.add(key, band=band)
 
         handle = loop.call_at(when, fire)
         self._timers.add(handle)
-        self._due[key] = when
+        self._due[key] = (when, band)
 
     async def get(self) -> K:
         while True:
-            neg, _, key = await self._queue.get()
-            if self._queued.get(key) == -neg:
+            neg_band, neg_prio, _, key = await self._queue.get()
+            if self._queued.get(key) == (-neg_band, -neg_prio):
                 break  # else a stale entry of a key that moved up or already ran
         del self._queued[key]
         self._active.add(key)
@@ -78,9 +88,9 @@ class WorkQueue(Generic[K]):
 
     def done(self, key: K) -> None:
         self._active.discard(key)
-        if key in self._again:
-            self._again.discard(key)
-            self.add(key)
+        rank = self._again.pop(key, None)
+        if rank is not None:
+            self.add(key, rank[1], band=rank[0])
 
     def close(self) -> None:
         for handle in self._timers:
