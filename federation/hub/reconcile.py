@@ -99,6 +99,8 @@ class Reconciler:
         self.deps = deps
         # (cluster, template) -> (digest of what we applied, generation it produced)
         self._applied: dict[tuple[str, TemplateKey], tuple[str, int | None]] = {}
+        # (apiVersion, kind) -> status fields its schema drops (learnt from the server)
+        self._unstored: dict[tuple[str, str], frozenset[str]] = {}
 
     # ---- entry ---------------------------------------------------------------------------
     async def reconcile(self, key: TemplateKey) -> Outcome:
@@ -472,21 +474,38 @@ class Reconciler:
 
     async def _write_template_status(self, key: TemplateKey, tmpl: dict[str, Any],
                                      copies: Mapping[str, dict[str, Any]]) -> None:
-        if not copies or not self.interpreters.spec_for(tmpl).write_status:
+        spec = self.interpreters.spec_for(tmpl)
+        if not copies or not spec.write_status:
             return  # (a ConfigMap has no status; a Service's is not ours to write)
         status = self.interpreters.aggregate(tmpl, copies)
+        for expr in spec.sum_fields:
+            # a sum no copy reports any more (the copy that had ready replicas is gone):
+            # null removes it from the hub's status (a merge patch keeps absent keys)
+            top = (expr.split(".", 1)[1] if expr.startswith("status.") else expr).split(".")[0]
+            status.setdefault(top, None)
+        kind = (key.api_version, key.kind)
+        unstored = self._unstored.get(kind, frozenset())
+        status = {k: v for k, v in status.items() if k not in unstored}
         current = tmpl.get("status") or {}
-        if all(current.get(k) == v for k, v in status.items()):
+        if all(_same(current.get(k), v) for k, v in status.items()):
             return
         res = await self._resource(key.api_version, key.kind)
         path = res.path(name=key.name, namespace=key.namespace or None)
         try:
-            await self.hub.request(
+            written = await self.hub.request(
                 "patch", f"{path}/status", body={"status": status},
                 content_type="application/merge-patch+json", serializer=raw_dict)
         except ApiException as exc:
             if exc.status not in (404, 409):
                 raise
+            return
+        # fields the kind's schema has no place for (a built-in Deployment's status has no
+        # per-cluster list): the server drops them, so they are never sent (nor compared:
+        # comparing them made every reconcile rewrite the status)
+        stored = (written.get("status") if isinstance(written, dict) else None) or {}
+        dropped = {k for k, v in status.items() if k not in stored and not _empty(v)}
+        if dropped:
+            self._unstored[kind] = unstored | dropped
 
 
 def settle(decision: Decision, demand: Demand, previous: Placement | None,
@@ -523,6 +542,15 @@ def _parse_time(raw: Any) -> dt.datetime | None:
         return dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
         return None
+
+
+def _empty(v: Any) -> bool:
+    """Zero and absent are one value in a status (zero fields are omitted when stored)."""
+    return v is None or (v == 0 and not isinstance(v, bool)) or v in ("", [], {})
+
+
+def _same(stored: Any, wanted: Any) -> bool:
+    return stored == wanted or (_empty(stored) and _empty(wanted))
 
 
 def _generation(obj: Mapping[str, Any]) -> int | None:
