@@ -129,6 +129,56 @@ def proc_cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def cpu_by_process(state_dir: Path, clusters: Iterable[str]) -> dict[str, float]:
+    """CPU seconds (user + system) of every process started from ``state_dir`` (the
+    fleet's control planes, the hub) and of this benchmark, keyed ``comm`` plus the
+    fleet cluster it serves (``kube-apiserver/onprem-dc1``; an apiserver is known by the
+    etcd it talks to)."""
+    names = set(clusters)
+    root = str(state_dir)
+    tick = os.sysconf("SC_CLK_TCK")
+    procs: list[tuple[str, list[str], float]] = []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            argv = (d / "cmdline").read_bytes().split(b"\0")
+            stat = (d / "stat").read_text()
+        except OSError:
+            continue
+        args = [x.decode(errors="replace") for x in argv if x]
+        own = int(d.name) == os.getpid()
+        if not own and not any(root in x for x in args):
+            continue
+        comm = "benchmark" if own else stat[stat.index("(") + 1:stat.rindex(")")]
+        if any(x == "hub" for x in args) and "run" in args and "--state-dir" in args:
+            comm = "fedctl-hub"
+        fields = stat[stat.rindex(")") + 2:].split()
+        procs.append((comm, args, (int(fields[11]) + int(fields[12])) / tick))
+    etcd_of: dict[str, str] = {}  # client URL -> cluster
+    for comm, args, _ in procs:
+        opts = dict(x[2:].split("=", 1) for x in args if x.startswith("--") and "=" in x)
+        if comm == "etcd" and opts.get("name") in names:
+            etcd_of[opts.get("listen-client-urls", "")] = opts["name"]
+    out: dict[str, float] = {}
+    for comm, args, cpu in procs:
+        opts = dict(x[2:].split("=", 1) for x in args if x.startswith("--") and "=" in x)
+        cluster = etcd_of.get(opts.get("etcd-servers", ""), "") or next(
+            (part for x in args if root in x
+             for part in x.split(root, 1)[1].split("/") if part in names), "")
+        key = f"{comm}/{cluster}" if cluster and comm not in ("benchmark",
+                                                              "fedctl-hub") else comm
+        out[key] = out.get(key, 0.0) + cpu
+    return out
+
+
+def cpu_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, Any]:
+    """Per-process CPU seconds between two ``cpu_by_process`` readings, largest first."""
+    d = {k: round(v - before.get(k, 0.0), 2) for k, v in after.items()}
+    d = {k: v for k, v in sorted(d.items(), key=lambda kv: -kv[1]) if v >= 0.05}
+    return {"total": round(sum(d.values()), 2), "processes": d}
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -461,6 +511,28 @@ class Bench:
                 return parse_metrics(await resp.text()) if resp.status == 200 else []
         except (aiohttp.ClientError, OSError, TimeoutError):
             return []
+
+    async def apiserver_writes(self, cluster: str) -> Counter[str]:
+        """Write requests a cluster's apiserver has served, by ``VERB resource[/sub]``
+        (its ``apiserver_request_total``), to count what a phase cost each apiserver."""
+        api = self.hub_api if cluster == "hub" else self.member_apis.get(cluster)
+        out = Counter[str]()
+        if api is None:
+            return out
+        try:
+            resp = await api.rest_client.GET(f"{api.configuration.host}/metrics",
+                                             _preload_content=False, _request_timeout=10)
+            text = (await resp.read()).decode()
+        except (aiohttp.ClientError, OSError, TimeoutError, ApiException):
+            return out
+        for name, labels, value in parse_metrics(text):
+            if name != "apiserver_request_total" or labels.get("verb") in (
+                    "GET", "LIST", "WATCH", "CONNECT"):
+                continue
+            sub = labels.get("subresource", "")
+            out[f"{labels.get('verb')} {labels.get('resource')}{'/' + sub if sub else ''}"] \
+                += int(value)
+        return out
 
     def hub_stats(self) -> dict[str, Any]:
         if self.hub is None or not self.hub.alive():
@@ -822,6 +894,8 @@ class Bench:
             return
         self.victim = victim
         cpu0 = proc_cpu_seconds(self.hub.pid) if self.hub else None
+        fleet_cpu0 = cpu_by_process(self.state_dir, ["hub", *members])
+        writes0 = {c: await self.apiserver_writes(c) for c in ["hub", *others]}
         log(f"failover: SIGKILL the apiserver of {victim} ({len(moved)} workloads)")
         t0 = now()
         await asyncio.to_thread(self.lf.kill_apiserver, victim)
@@ -857,7 +931,13 @@ class Bench:
             "first_moved_seconds": round(min(times), 3) if times else None,
             "all_moved_seconds": round(max(times), 3) if times and not timed_out else None,
             "moved_seconds": summary(times),
+            "cpu_until_all_moved": {**cpu_delta(
+                fleet_cpu0, cpu_by_process(self.state_dir, ["hub", *members])),
+                                    "wall_seconds": round(now() - t0, 2)},
         })
+        out["apiserver_writes_until_all_moved"] = {
+            c: dict((await self.apiserver_writes(c) - w).most_common())
+            for c, w in writes0.items()}
         log(f"failover: {len(got)}/{len(moved)} moved"
             + (f", all after {max(times):.1f}s" if times and not timed_out else ""))
         avail_timed_out = False

@@ -133,12 +133,17 @@ class MemberApplier:
             return await dyn.resources.get(api_version=api_version, kind=kind)
 
     async def get(self, api_version: str, kind: str, name: str,
-                  namespace: str | None) -> dict[str, Any] | None:
+                  namespace: str | None, *, watch_cache: bool = False
+                  ) -> dict[str, Any] | None:
+        """The object, or None. ``watch_cache``: served from the apiserver's watch cache
+        (resourceVersion=0: no etcd read; may trail a write by a few milliseconds)."""
         dyn = await self._dynamic()
         res = await self.resource(api_version, kind)
+        extra: dict[str, Any] = {"resource_version": "0"} if watch_cache else {}
         try:
             got: dict[str, Any] = await dyn.get(res, name=name, namespace=namespace,
-                                                serializer=raw_dict, _request_timeout=self.timeout)
+                                                serializer=raw_dict, _request_timeout=self.timeout,
+                                                **extra)
             return got
         except ApiException as exc:
             if exc.status == 404:
@@ -186,8 +191,11 @@ class MemberApplier:
         if res.namespaced and namespace:
             await self.ensure_namespace(namespace)
         if existing is None:
+            # only to see whether someone else's object is in the way (the apply that
+            # follows is checked by the server): the watch cache answers that without
+            # a quorum read of etcd
             existing = await self.get(obj["apiVersion"], obj["kind"], name,
-                                      namespace if res.namespaced else None)
+                                      namespace if res.namespaced else None, watch_cache=True)
         if existing is not None and not is_ours(existing) and not adopt:
             return ApplyResult(self.cluster, key, "conflict",
                                f"{key} already exists on {self.cluster} and is not managed "
