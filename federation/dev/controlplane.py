@@ -165,9 +165,11 @@ def controller_manager_argv(bins: Binaries, pki: Pki, paths: ClusterPaths,
         "--node-monitor-grace-period=40s",
         # the defaults (20 requests/s per controller, 5 Deployments and ReplicaSets synced
         # at a time) made a member take ~4 new Deployments/s: a failover of hundreds of
-        # workloads then waited on the members' own controllers, not on fedctl
-        "--kube-api-qps=100",
-        "--kube-api-burst=200",
+        # workloads then waited on the members' own controllers, not on fedctl. At 100/s
+        # the Deployment controller of a member taking 850 moved workloads (ReplicaSet,
+        # ~3 status updates and an Event each) still ran at its limit
+        "--kube-api-qps=300",
+        "--kube-api-burst=600",
         "--concurrent-deployment-syncs=10",
         "--concurrent-replicaset-syncs=10",
         "--v=0",
@@ -184,6 +186,10 @@ def scheduler_argv(bins: Binaries, paths: ClusterPaths) -> list[str]:
         "--bind-address=127.0.0.1",
         "--secure-port=0",
         "--leader-elect=false",
+        # the default 50 requests/s (a bind and an Event per pod) held a member to ~25
+        # new pods/s, the slowest step once hundreds of workloads moved there
+        "--kube-api-qps=300",
+        "--kube-api-burst=600",
         "--v=0",
     ]
 
