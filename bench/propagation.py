@@ -136,7 +136,6 @@ def cpu_by_process(state_dir: Path, clusters: Iterable[str]) -> dict[str, float]
     etcd it talks to)."""
     names = set(clusters)
     root = str(state_dir)
-    tick = os.sysconf("SC_CLK_TCK")
     procs: list[tuple[str, list[str], float]] = []
     for d in Path("/proc").iterdir():
         if not d.name.isdigit():
@@ -153,8 +152,9 @@ def cpu_by_process(state_dir: Path, clusters: Iterable[str]) -> dict[str, float]
         comm = "benchmark" if own else stat[stat.index("(") + 1:stat.rindex(")")]
         if any(x == "hub" for x in args) and "run" in args and "--state-dir" in args:
             comm = "fedctl-hub"
-        fields = stat[stat.rindex(")") + 2:].split()
-        procs.append((comm, args, (int(fields[11]) + int(fields[12])) / tick))
+        cpu = proc_cpu_seconds(int(d.name))
+        if cpu is not None:
+            procs.append((comm, args, cpu))
     etcd_of: dict[str, str] = {}  # client URL -> cluster
     for comm, args, _ in procs:
         opts = dict(x[2:].split("=", 1) for x in args if x.startswith("--") and "=" in x)
