@@ -136,7 +136,7 @@ def cpu_by_process(state_dir: Path, clusters: Iterable[str]) -> dict[str, float]
     etcd it talks to)."""
     names = set(clusters)
     root = str(state_dir)
-    procs: list[tuple[str, list[str], float]] = []
+    procs: list[tuple[str, dict[str, str], list[str], float]] = []
     for d in Path("/proc").iterdir():
         if not d.name.isdigit():
             continue
@@ -154,15 +154,12 @@ def cpu_by_process(state_dir: Path, clusters: Iterable[str]) -> dict[str, float]
             comm = "fedctl-hub"
         cpu = proc_cpu_seconds(int(d.name))
         if cpu is not None:
-            procs.append((comm, args, cpu))
-    etcd_of: dict[str, str] = {}  # client URL -> cluster
-    for comm, args, _ in procs:
-        opts = dict(x[2:].split("=", 1) for x in args if x.startswith("--") and "=" in x)
-        if comm == "etcd" and opts.get("name") in names:
-            etcd_of[opts.get("listen-client-urls", "")] = opts["name"]
+            opts = dict(x[2:].split("=", 1) for x in args if x.startswith("--") and "=" in x)
+            procs.append((comm, opts, args, cpu))
+    etcd_of = {opts.get("listen-client-urls", ""): opts["name"]  # client URL -> cluster
+               for comm, opts, _, _ in procs if comm == "etcd" and opts.get("name") in names}
     out: dict[str, float] = {}
-    for comm, args, cpu in procs:
-        opts = dict(x[2:].split("=", 1) for x in args if x.startswith("--") and "=" in x)
+    for comm, opts, args, cpu in procs:
         cluster = etcd_of.get(opts.get("etcd-servers", ""), "") or next(
             (part for x in args if root in x
              for part in x.split(root, 1)[1].split("/") if part in names), "")

@@ -478,10 +478,9 @@ class Reconciler:
         if not copies or not spec.write_status:
             return  # (a ConfigMap has no status; a Service's is not ours to write)
         status = self.interpreters.aggregate(tmpl, copies)
-        for expr in spec.sum_fields:
+        for top in self.interpreters.summed_status_keys(tmpl):
             # a sum no copy reports any more (the copy that had ready replicas is gone):
             # null removes it from the hub's status (a merge patch keeps absent keys)
-            top = (expr.split(".", 1)[1] if expr.startswith("status.") else expr).split(".")[0]
             status.setdefault(top, None)
         kind = (key.api_version, key.kind)
         unstored = self._unstored.get(kind, frozenset())

@@ -240,6 +240,12 @@ class Interpreters:
             return WorkloadHealth("Pending", "conditions: " + (", ".join(waiting) or "none true"))
         return WorkloadHealth("Pending", "no status yet")
 
+    def summed_status_keys(self, template: Mapping[str, Any]) -> tuple[str, ...]:
+        """The top-level status keys ``aggregate`` writes sums under (present only when
+        some copy reports the field)."""
+        return tuple(dict.fromkeys(_status_path(e)[0]
+                                   for e in self.spec_for(template).sum_fields))
+
     def aggregate(self, template: Mapping[str, Any],
                   members: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
         """The hub template's status from the members' copies.
@@ -258,8 +264,7 @@ class Interpreters:
                     total += v
                     seen = True
             if seen:
-                key = expr.split(".", 1)[1] if expr.startswith("status.") else expr
-                paths.set_at(status, tuple(key.split(".")), total)
+                paths.set_at(status, _status_path(expr), total)
         per_cluster = {name: self.health(obj) for name, obj in sorted(members.items())}
         if per_cluster:
             worst = max(per_cluster.values(), key=lambda h: PHASE_ORDER[h.phase])
@@ -271,6 +276,13 @@ class Interpreters:
 
 # what makes a pod spec big, and what the hub never reads from a member's copy
 POD_SPEC_BULK = ("containers", "initContainers", "ephemeralContainers", "volumes")
+
+
+def _status_path(expr: str) -> tuple[str, ...]:
+    """Where a summed field goes in the hub's status: ``status.readyReplicas`` ->
+    ``("readyReplicas",)``."""
+    key = expr.split(".", 1)[1] if expr.startswith("status.") else expr
+    return tuple(key.split("."))
 
 
 def _severity(phase: str) -> int:
