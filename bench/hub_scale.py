@@ -1360,8 +1360,7 @@ def _binding(key: TemplateKey, tmpl: Obj, policy: PropagationPolicy, placement: 
                    if health else "Pending",
                    "clusters": [{"name": c, "applied": "unchanged", "message": "",
                                  "phase": h.phase, "health": h.message}
-                                for c, h in sorted(health.items())],
-                   "pendingCleanup": []}
+                                for c, h in sorted(health.items())]}
     if ok:
         status["hourlyCost"] = round(random.Random(key.name).uniform(0.5, 300), 4)
     meta = server_meta({"name": key.binding_name, "namespace": key.namespace,
@@ -1508,7 +1507,7 @@ def reconcile_cpu(st: State, key: TemplateKey, mode: str, stats: RunStats,
                                  "phase": health[c].phase if c in health else "Unknown",
                                  "health": health[c].message if c in health else ""}
                                 for c, r in sorted(applied.items())],
-                   "pendingCleanup": [], "cleanupSince": None}
+                   "pendingCleanup": None, "cleanupSince": None, "resume": None}
     status["hourlyCost"] = round(decision.hourly_cost, 4)
     old_status = (binding or {}).get("status") or {}
     _ = {k: v for k, v in old_status.items() if v is not None} == {

@@ -2,8 +2,10 @@
 
 One binding per template, in the template's namespace, named ``<name>-<kind>``. ``spec``
 holds the decision (clusters and replicas per component, the policy, the inputs it was
-made from); ``status`` holds conditions, per-cluster apply and workload state, and the
-clusters that still hold an old copy to remove once they answer again (fencing).
+made from) and what a restarted hub must know of a failover: the clusters that still hold
+an old copy to remove once they answer again (``pendingCleanup``, fencing) and the
+checkpoint a moved training job resumes from (``resume``). ``status`` holds conditions
+and per-cluster apply and workload state.
 """
 
 from __future__ import annotations

@@ -500,6 +500,8 @@ class Hub:
                     "not-scheduled" if outcome.selected else "not-selected").inc()
                 if outcome.requeue is not None:
                     self.queue.add_after(key, outcome.requeue)
+                if outcome.status_due:
+                    self.queue.add_after(key, COPY_BATCH_SECONDS, band=STATUS)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # one template's failure never stops the others

@@ -62,6 +62,9 @@ class Outcome:
     message: str
     requeue: float | None = None
     selected: bool = True  # False: no policy propagates it (nothing to schedule)
+    # the decision changed and the status writes were left to a reconcile in the STATUS
+    # band (the caller queues it)
+    status_due: bool = False
 
 
 def _now() -> str:
@@ -101,6 +104,8 @@ class Reconciler:
         self._applied: dict[tuple[str, TemplateKey], tuple[str, int | None]] = {}
         # (apiVersion, kind) -> status fields its schema drops (learnt from the server)
         self._unstored: dict[tuple[str, str], frozenset[str]] = {}
+        # templates whose last reconcile left its status writes to the next one
+        self._deferred: set[TemplateKey] = set()
 
     # ---- entry ---------------------------------------------------------------------------
     async def reconcile(self, key: TemplateKey) -> Outcome:
@@ -142,8 +147,13 @@ class Reconciler:
             bad = condition("Scheduled", False, "InvalidTemplate", str(exc), _now(),
                             _conds(binding))
             await self._events(tmpl, binding, [bad])
-            await self._write_binding(key, tmpl, policy, binding, placement_of(binding), [bad],
-                                      {}, [])
+            state = failover_state(binding)
+            spec = self._binding_spec(key, tmpl, policy, placement_of(binding),
+                                      list(state.get("pendingCleanup") or []), state,
+                                      _resume_of(state), tuple(deps_from_json(
+                                          ((binding or {}).get("spec") or {}).get(
+                                              "dependencies"), key.namespace)))
+            await self._write_binding(key, spec, binding, [bad], {})
             return Outcome(False, (), f"invalid template: {exc}")
         previous = placement_of(binding)
         holding = frozenset(previous.clusters) if previous else frozenset()
@@ -155,12 +165,12 @@ class Reconciler:
                                              key.name, key.namespace, labels)
                  for r in p.spec.override_rules]
         gang = decision.gang in TRAINING_GANGS
-        status = (binding or {}).get("status") or {}
-        pending = set(status.get("pendingCleanup") or [])
+        state = failover_state(binding)
+        pending = set(state.get("pendingCleanup") or [])
         moved_off = [c for c in (previous.clusters if previous else ())
                      if c not in placement.clusters and c not in pending
                      and not self.members.health(c).ready]
-        resume = _resume_of(status)
+        resume = _resume_of(state)
         # Events sent with the hub writes at the end, off the path to the new copy
         notes: list[Callable[[], Awaitable[None]]] = []
         if moved_off:
@@ -193,20 +203,33 @@ class Reconciler:
                 deps.message or f"{len(deps.deps)} referenced object(s) propagated", _now(),
                 _conds(binding)))
         await finalizer  # before the template's status changes its resourceVersion
-        await asyncio.gather(
-            *(note() for note in notes),
-            self._events(tmpl, binding, conds),
-            self._write_binding(key, tmpl, policy, binding, placement, conds, applied,
-                                cleanup, copies, decision.hourly_cost, resume,
-                                deps.deps if deps is not None else ()),
-            self._write_template_status(key, tmpl, copies))
+        spec = self._binding_spec(key, tmpl, policy, placement, cleanup, state, resume,
+                                  deps.deps if deps is not None else ())
+        # A new decision (a move, a first placement) is recorded at once; the status it
+        # leads to (binding status, the template's aggregate, condition Events) waits for
+        # one reconcile in the STATUS band, which by then also sees the new copies
+        # progress: during a failover the hub writes one status per move instead of
+        # two or three, and the moves go first. Never twice in a row, so a template
+        # whose decision keeps changing still gets its status.
+        defer = _spec_changed(binding, spec, key) and key not in self._deferred
+        if defer:
+            self._deferred.add(key)
+        else:
+            self._deferred.discard(key)
+        writes: list[Awaitable[None]] = [note() for note in notes]
+        writes.append(self._write_binding(key, spec, binding, conds, applied, copies,
+                                          decision.hourly_cost, write_status=not defer))
+        if not defer:
+            writes += [self._events(tmpl, binding, conds),
+                       self._write_template_status(key, tmpl, copies)]
+        await asyncio.gather(*writes)
         # copies becoming healthy and members coming back arrive as events: no polling
         unsettled = any(not r["ok"] for r in applied.values())
         waits = [w for w in (requeue, 3.0 if unsettled else None,
                              UNSCHEDULABLE_RETRY if not decision.schedulable else None,
                              self._toleration_left(holding, grace)) if w is not None]
         return Outcome(decision.schedulable, placement.clusters, decision.message,
-                       min(waits) if waits else None)
+                       min(waits) if waits else None, status_due=defer)
 
     def _toleration_left(self, holding: frozenset[str], grace: float) -> float | None:
         """Seconds until a NotReady cluster holding replicas exceeds its toleration (when
@@ -299,8 +322,8 @@ class Reconciler:
         """
         before = placement_of(binding)
         old = set(before.clusters) if before else set()
-        pending = set(((binding or {}).get("status") or {}).get("pendingCleanup") or [])
-        old |= pending
+        state = failover_state(binding)
+        old |= set(state.get("pendingCleanup") or [])
         old |= self._orphans(key, set(placement.clusters))
         stale = sorted(old - set(placement.clusters))
         if not stale:
@@ -311,7 +334,7 @@ class Reconciler:
         if not gang and fo.purge_mode == "Never":
             return [], None  # the old copies are left for an operator to remove
         if not gang and fo.purge_mode == "Graciously" and not new_healthy:
-            since = _parse_time(((binding or {}).get("status") or {}).get("cleanupSince"))
+            since = _parse_time(state.get("cleanupSince"))
             waited = (dt.datetime.now(dt.UTC) - since).total_seconds() if since else 0.0
             if waited < fo.grace_period_seconds:
                 # keep serving from the old clusters until the new copies are healthy
@@ -351,7 +374,7 @@ class Reconciler:
                         keep_template: bool = False) -> Outcome:
         before = placement_of(binding)
         clusters = set(before.clusters) if before else set()
-        clusters |= set(((binding or {}).get("status") or {}).get("pendingCleanup") or [])
+        clusters |= set(failover_state(binding).get("pendingCleanup") or [])
         clusters |= self._orphans(key, set())
         left = []
         for cluster in sorted(clusters):
@@ -371,6 +394,7 @@ class Reconciler:
         if binding is not None:
             await self._delete_binding(key)
         self.ledger.drop(key.label)
+        self._deferred.discard(key)
         if tmpl is not None and FINALIZER in (tmpl["metadata"].get("finalizers") or []):
             await self._remove_finalizer(key, tmpl)
         return Outcome(False, (), "removed from every cluster" if not keep_template
@@ -411,38 +435,50 @@ class Reconciler:
             if exc.status != 404:
                 raise
 
-    async def _write_binding(self, key: TemplateKey, tmpl: dict[str, Any],
-                             policy: PropagationPolicy, binding: dict[str, Any] | None,
-                             placement: Placement | None, conds: list[dict[str, Any]],
-                             applied: Mapping[str, dict[str, Any]], cleanup: list[str],
-                             copies: Mapping[str, dict[str, Any]] | None = None,
-                             hourly_cost: float | None = None,
-                             resume: tuple[str, str] | None = None,
-                             deps: tuple[Dependency, ...] = ()) -> None:
-        res = await self._resource(f"{GROUP}/{VERSION}", KIND)
-        body = {
-            "apiVersion": f"{GROUP}/{VERSION}", "kind": KIND,
-            "metadata": {"name": key.binding_name, "namespace": key.namespace,
-                         "labels": {BINDING_LABEL: key.label}},
-            "spec": {
-                "resource": {"apiVersion": key.api_version, "kind": key.kind,
-                             "namespace": key.namespace, "name": key.name,
-                             "uid": tmpl["metadata"].get("uid")},
-                "policy": f"{policy.kind}/{policy.metadata.namespace or ''}/"
-                          f"{policy.metadata.name}".replace("//", "/"),
-                "clusters": clusters_spec(placement, self.ledger.holds(key.label))
-                if placement else [],
-                "dependencies": deps_to_json(deps),
-            },
+    def _binding_spec(self, key: TemplateKey, tmpl: dict[str, Any],
+                      policy: PropagationPolicy, placement: Placement | None,
+                      cleanup: list[str], state: Mapping[str, Any],
+                      resume: tuple[str, str] | None,
+                      deps: tuple[Dependency, ...] = ()) -> dict[str, Any]:
+        """The binding's spec: the decision and what follows from it for a failover
+        (``pendingCleanup`` with ``cleanupSince``, ``resume``). They are the hub's memory
+        across restarts, so they are written with the decision, never later."""
+        spec: dict[str, Any] = {
+            "resource": {"apiVersion": key.api_version, "kind": key.kind,
+                         "namespace": key.namespace, "name": key.name,
+                         "uid": tmpl["metadata"].get("uid")},
+            "policy": f"{policy.kind}/{policy.metadata.namespace or ''}/"
+                      f"{policy.metadata.name}".replace("//", "/"),
+            "clusters": clusters_spec(placement, self.ledger.holds(key.label))
+            if placement else [],
+            "dependencies": deps_to_json(deps),
         }
-        current_meta = (binding or {}).get("metadata") or {}
-        if (binding is None or (binding.get("spec") or {}) != body["spec"]
-                or (current_meta.get("labels") or {}).get(BINDING_LABEL) != key.label):
+        if cleanup:
+            spec["pendingCleanup"] = sorted(cleanup)
+            spec["cleanupSince"] = state.get("cleanupSince") or _now()
+        if resume is not None:
+            spec["resume"] = {"location": resume[0], "fromCluster": resume[1]}
+        return spec
+
+    async def _write_binding(self, key: TemplateKey, spec: dict[str, Any],
+                             binding: dict[str, Any] | None, conds: list[dict[str, Any]],
+                             applied: Mapping[str, dict[str, Any]],
+                             copies: Mapping[str, dict[str, Any]] | None = None,
+                             hourly_cost: float | None = None, *,
+                             write_status: bool = True) -> None:
+        res = await self._resource(f"{GROUP}/{VERSION}", KIND)
+        if _spec_changed(binding, spec, key):
             # (unchanged on most reconciles: a copy's status moved, a resync)
+            body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": KIND,
+                    "metadata": {"name": key.binding_name, "namespace": key.namespace,
+                                 "labels": {BINDING_LABEL: key.label}},
+                    "spec": spec}
             await self.hub.server_side_apply(res, body=body, name=key.binding_name,
                                              namespace=key.namespace,
                                              field_manager=FIELD_MANAGER,
                                              force_conflicts=True, serializer=raw_dict)
+        if not write_status:
+            return
         health = {c: self.interpreters.health(o) for c, o in (copies or {}).items()}
         phase = (max(health.values(), key=lambda h: PHASE_ORDER[h.phase]).phase
                  if health else "Pending")
@@ -454,17 +490,12 @@ class Reconciler:
                           "phase": health[c].phase if c in health else "Unknown",
                           "health": health[c].message if c in health else ""}
                          for c, r in sorted(applied.items())],
-            "pendingCleanup": cleanup,
+            # an older hub kept these in the status: they live in the spec now
+            "pendingCleanup": None, "cleanupSince": None, "resume": None,
         }
-        old_status = (binding or {}).get("status") or {}
-        if cleanup:
-            status["cleanupSince"] = old_status.get("cleanupSince") or _now()
-        else:
-            status["cleanupSince"] = None
-        if resume is not None:
-            status["resume"] = {"location": resume[0], "fromCluster": resume[1]}
         if hourly_cost is not None:
             status["hourlyCost"] = round(hourly_cost, 4)
+        old_status = (binding or {}).get("status") or {}
         if {k: v for k, v in old_status.items() if v is not None} == {
                 k: v for k, v in status.items() if v is not None}:
             return
@@ -527,8 +558,30 @@ def settle(decision: Decision, demand: Demand, previous: Placement | None,
                                               _now(), _conds(binding))
 
 
-def _resume_of(status: Mapping[str, Any]) -> tuple[str, str] | None:
-    raw = status.get("resume")
+FAILOVER_STATE = ("pendingCleanup", "cleanupSince", "resume")
+
+
+def failover_state(binding: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The binding's ``pendingCleanup``, ``cleanupSince`` and ``resume``: in its spec; a
+    binding written by an older hub kept them in its status."""
+    spec = (binding or {}).get("spec") or {}
+    status = (binding or {}).get("status") or {}
+    if any(k in spec for k in FAILOVER_STATE):
+        return {k: spec.get(k) for k in FAILOVER_STATE}
+    return {k: status.get(k) for k in FAILOVER_STATE}
+
+
+def _spec_changed(binding: Mapping[str, Any] | None, spec: Mapping[str, Any],
+                  key: TemplateKey) -> bool:
+    """Would applying ``spec`` change the binding (or create it)?"""
+    if binding is None:
+        return True
+    labels = (binding.get("metadata") or {}).get("labels") or {}
+    return bool((binding.get("spec") or {}) != spec or labels.get(BINDING_LABEL) != key.label)
+
+
+def _resume_of(state: Mapping[str, Any]) -> tuple[str, str] | None:
+    raw = state.get("resume")
     if isinstance(raw, Mapping) and raw.get("location"):
         return str(raw["location"]), str(raw.get("fromCluster") or "")
     return None

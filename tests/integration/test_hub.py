@@ -54,8 +54,13 @@ async def test_deployment_placed_applied_aggregated_updated_and_pruned(
             return d if (d.status.ready_replicas or 0) == 2 else None
 
         await eventually(aggregated, timeout=40, what="hub status readyReplicas=2")
-        b = await binding(hub_api, ns, "chat-deployment")
-        assert b is not None
+
+        async def reported() -> Any:
+            got = await binding(hub_api, ns, "chat-deployment")
+            return got if ((got or {}).get("status") or {}).get("conditions") else None
+
+        # the status a new decision leads to is written one (STATUS band) reconcile later
+        b = await eventually(reported, timeout=20, what="binding status conditions")
         assert b["spec"]["clusters"] == [{
             "name": "member2", "replicas": {"main": 2},
             # the capacity the hub holds there until the pods exist (and while they run)
@@ -228,7 +233,8 @@ async def test_failover_moves_workloads_and_fences_the_old_copy(
 
             async def fencing_pending() -> Any:
                 b = await binding(hub_api, ns, "api-deployment")
-                return ((b or {}).get("status") or {}).get("pendingCleanup") == [first]
+                # the failover state lives in the spec, written with the decision
+                return ((b or {}).get("spec") or {}).get("pendingCleanup") == [first]
 
             await eventually(fencing_pending, timeout=30, what="old copy awaiting fencing")
             moved_job = await eventually(lambda: job_on(other), timeout=30,
@@ -251,7 +257,7 @@ async def test_failover_moves_workloads_and_fences_the_old_copy(
             assert health[0]["timeAdded"]
             jb = await binding(hub_api, ns, "ckpt-pytorchjob")
             assert jb is not None
-            assert jb["status"]["resume"] == {"location": "s3://ckpt/run-1/",
+            assert jb["spec"]["resume"] == {"location": "s3://ckpt/run-1/",
                                               "fromCluster": first}
         finally:
             await local_fleet.restart_apiserver(first)
@@ -267,8 +273,8 @@ async def test_failover_moves_workloads_and_fences_the_old_copy(
 
         async def settled() -> Any:
             b = await binding(hub_api, ns, "api-deployment")
-            status = (b or {}).get("status") or {}
-            return b if status.get("pendingCleanup") == [] else None
+            spec = (b or {}).get("spec") or {}
+            return b if b is not None and "pendingCleanup" not in spec else None
 
         b = await eventually(settled, timeout=30, what="nothing left to fence")
         assert [c["name"] for c in b["spec"]["clusters"]] == [other]
