@@ -129,6 +129,9 @@ def proc_cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+GC_KEY = "GC cpu-ms"  # in apiserver_writes: not a request, the collector's CPU
+
+
 def cpu_by_process(state_dir: Path, clusters: Iterable[str]) -> dict[str, float]:
     """CPU seconds (user + system) of every process started from ``state_dir`` (the
     fleet's control planes, the hub) and of this benchmark, keyed ``comm`` plus the
@@ -511,7 +514,9 @@ class Bench:
 
     async def apiserver_writes(self, cluster: str) -> Counter[str]:
         """Write requests a cluster's apiserver has served, by ``VERB resource[/sub]``
-        (its ``apiserver_request_total``), to count what a phase cost each apiserver."""
+        (its ``apiserver_request_total``), to count what a phase cost each apiserver;
+        ``GC cpu-ms``: the CPU its Go garbage collector has used
+        (``go_cpu_classes_gc_total_cpu_seconds_total``)."""
         api = self.hub_api if cluster == "hub" else self.member_apis.get(cluster)
         out = Counter[str]()
         if api is None:
@@ -523,6 +528,8 @@ class Bench:
         except (aiohttp.ClientError, OSError, TimeoutError, ApiException):
             return out
         for name, labels, value in parse_metrics(text):
+            if name == "go_cpu_classes_gc_total_cpu_seconds_total":
+                out[GC_KEY] += int(value * 1000)
             if name != "apiserver_request_total" or labels.get("verb") in (
                     "GET", "LIST", "WATCH", "CONNECT"):
                 continue
@@ -937,6 +944,9 @@ class Bench:
             for c, w in writes0.items()}
         log(f"failover: {len(got)}/{len(moved)} moved"
             + (f", all after {max(times):.1f}s" if times and not timed_out else ""))
+        fleet_cpu1 = cpu_by_process(self.state_dir, ["hub", *members])
+        writes1 = {c: await self.apiserver_writes(c) for c in ["hub", *others]}
+        t_moved = now()
         avail_timed_out = False
         try:
             await self.wait_for(
@@ -949,7 +959,14 @@ class Bench:
             "count": len(avail), "timed_out": avail_timed_out,
             "all_available_seconds": round(max(avail), 3)
             if avail and len(avail) == len(moved) else None,
-            "available_seconds": summary(avail)}
+            "available_seconds": summary(avail),
+            # where the machine's time goes while the receiving members catch up
+            "cpu_from_all_moved": {**cpu_delta(
+                fleet_cpu1, cpu_by_process(self.state_dir, ["hub", *members])),
+                                   "wall_seconds": round(now() - t_moved, 2)}}
+        out["available"]["apiserver_writes_from_all_moved"] = {
+            c: dict((await self.apiserver_writes(c) - w).most_common())
+            for c, w in writes1.items()}
         # give the metrics poller a moment if the move outran it (it should not)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(detector), 5)

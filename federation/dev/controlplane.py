@@ -9,7 +9,9 @@ drives the fake GPU nodes and their pods, + the operator simulator
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -115,6 +117,25 @@ def etcd_argv(bins: Binaries, name: str, paths: ClusterPaths, client_port: int,
         "--snapshot-count=10000",
         "--log-level=error",
     ]
+
+
+# Go processes of the fleet (everything but the operator simulators)
+GO_ROLES = frozenset({"etcd", "apiserver", "kube-controller-manager", "kube-scheduler",
+                      "kwok"})
+# A local fleet runs six control planes on one machine, where memory is plentiful and
+# CPU is not. Go's default (GOGC=100: collect when the heap doubles) had the hub's and
+# the busiest member's apiservers spend 6.2 and 5.8 CPU-s in their garbage collectors
+# while 1,000 workloads failed over; at 400 they spent 1.4 and 1.0 (bench/propagation.py,
+# docs/benchmarks.md), for a few hundred MiB more heap each. GOGC in the environment wins.
+FLEET_GOGC = "400"
+
+
+def go_runtime_env(role: str, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Environment additions for a fleet process in ``role``."""
+    env = os.environ if environ is None else environ
+    if role not in GO_ROLES or "GOGC" in env:
+        return {}
+    return {"GOGC": FLEET_GOGC}
 
 
 def apiserver_argv(bins: Binaries, pki: Pki, *, port: int, etcd_port: int,

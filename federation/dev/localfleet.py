@@ -311,7 +311,8 @@ class LocalFleet:
 
     def _spawn(self, cluster: ClusterState, role: str, argv: list[str]) -> procs.ProcRecord:
         paths = self._paths(cluster.name)
-        rec = procs.spawn(f"{cluster.name}/{role}", argv, paths.logs / f"{role}.log")
+        rec = procs.spawn(f"{cluster.name}/{role}", argv, paths.logs / f"{role}.log",
+                          env=cp.go_runtime_env(role))
         cluster.procs[role] = rec
         return rec
 

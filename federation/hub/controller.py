@@ -45,7 +45,7 @@ from federation.interpreters.spec import KindSpec
 from federation.scheduling.reservations import Ledger
 from federation.scheduling.runtime import Scheduler
 from federation.syncer.dependencies import Dependency
-from federation.syncer.labels import BINDING_LABEL, DEPENDENCY_LABEL
+from federation.syncer.labels import BINDING_LABEL, DEPENDENCY_LABEL, FIELD_MANAGER
 from policies.match import select_policy
 from policies.models import GROUP, VERSION, OverridePolicy, PropagationPolicy
 from policies.parse import parse_document
@@ -392,7 +392,8 @@ class Hub:
                                      "reason": "Valid" if ok else "InvalidPolicy",
                                      "message": message[:1000],
                                      "lastTransitionTime": _now()}]}}
-            merge = {"_content_type": "application/merge-patch+json"}
+            merge = {"_content_type": "application/merge-patch+json",
+                     "field_manager": FIELD_MANAGER}
             try:
                 if meta.get("namespace"):
                     await cast(Any, custom).patch_namespaced_custom_object_status(
@@ -427,7 +428,7 @@ class Hub:
                 try:
                     await custom.patch_cluster_custom_object_status(
                         GROUP, VERSION, "memberclusters", name, body,
-                        _content_type="application/merge-patch+json")
+                        _content_type="application/merge-patch+json", field_manager=FIELD_MANAGER)
                     published[name] = status
                 except ApiException as exc:
                     log.debug("status of member %s not written: %s", name, exc.status)
@@ -447,7 +448,7 @@ class Hub:
         try:
             await custom.patch_cluster_custom_object(
                 GROUP, VERSION, "memberclusters", name, body,
-                _content_type="application/merge-patch+json")
+                _content_type="application/merge-patch+json", field_manager=FIELD_MANAGER)
         except ApiException as exc:  # 409: changed meanwhile; the next round retries
             log.debug("taints of member %s not written: %s", name, exc.status)
 

@@ -413,7 +413,8 @@ class Reconciler:
             "finalizers": [*finalizers, FINALIZER],
             "resourceVersion": tmpl["metadata"].get("resourceVersion")}},
             name=key.name, namespace=key.namespace or None,
-            content_type="application/merge-patch+json", serializer=raw_dict)
+            content_type="application/merge-patch+json", serializer=raw_dict,
+            field_manager=FIELD_MANAGER)
 
     async def _remove_finalizer(self, key: TemplateKey, tmpl: dict[str, Any]) -> None:
         res = await self._resource(key.api_version, key.kind)
@@ -421,7 +422,8 @@ class Reconciler:
         try:
             await self.hub.patch(res, body={"metadata": {"finalizers": rest or None}},
                                  name=key.name, namespace=key.namespace or None,
-                                 content_type="application/merge-patch+json", serializer=raw_dict)
+                                 content_type="application/merge-patch+json",
+                                 serializer=raw_dict, field_manager=FIELD_MANAGER)
         except ApiException as exc:
             if exc.status != 404:
                 raise
@@ -501,7 +503,8 @@ class Reconciler:
             return
         path = res.path(name=key.binding_name, namespace=key.namespace)
         await self.hub.request("patch", f"{path}/status", body={"status": status},
-                               content_type="application/merge-patch+json", serializer=raw_dict)
+                               content_type="application/merge-patch+json",
+                               serializer=raw_dict, field_manager=FIELD_MANAGER)
 
     async def _write_template_status(self, key: TemplateKey, tmpl: dict[str, Any],
                                      copies: Mapping[str, dict[str, Any]]) -> None:
@@ -524,7 +527,8 @@ class Reconciler:
         try:
             written = await self.hub.request(
                 "patch", f"{path}/status", body={"status": status},
-                content_type="application/merge-patch+json", serializer=raw_dict)
+                content_type="application/merge-patch+json", serializer=raw_dict,
+                field_manager=FIELD_MANAGER)
         except ApiException as exc:
             if exc.status not in (404, 409):
                 raise

@@ -68,6 +68,10 @@ async def test_deployment_placed_applied_aggregated_updated_and_pruned(
                       "replicas": 2}]}]
         sched = next(c for c in b["status"]["conditions"] if c["type"] == "Scheduled")
         assert sched["status"] == "True"
+        # every hub write names fedctl as its field manager (status patches too)
+        assert {(m["manager"], m.get("subresource", ""))
+                for m in b["metadata"]["managedFields"]} == {("fedctl", ""),
+                                                             ("fedctl", "status")}
 
         # Update the template: the member follows.
         await apps.patch_namespaced_deployment_scale("chat", ns, {"spec": {"replicas": 3}})
