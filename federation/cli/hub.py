@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -68,5 +69,17 @@ def _run(args: argparse.Namespace) -> int:
                                        leader_elect=not args.no_leader_elect,
                                        identity=args.identity)).run(stop)
 
-    asyncio.run(main())
+    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+        runner.run(main())
     return 0
+
+
+def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's event loop where it is installed (a dependency on Linux and macOS), else
+    asyncio's own. The hub's loop is busy with TLS sockets to every cluster: uvloop's
+    transports are in C (numbers in docs/benchmarks.md)."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
