@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import datetime as dt
 import json
 import os
 import platform
@@ -177,6 +178,48 @@ def cpu_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, An
     d = {k: round(v - before.get(k, 0.0), 2) for k, v in after.items()}
     d = {k: v for k, v in sorted(d.items(), key=lambda kv: -kv[1]) if v >= 0.05}
     return {"total": round(sum(d.values()), 2), "processes": d}
+
+
+STAGES = ("deployment_to_replicaset", "replicaset_to_pod", "pod_to_scheduled",
+          "scheduled_to_ready", "ready_to_available")
+
+
+def _stamp(raw: Any) -> float | None:
+    if not isinstance(raw, str):
+        return None
+    return dt.datetime.fromisoformat(raw.replace("Z", "+00:00")).timestamp()
+
+
+def stage_seconds(items: dict[str, list[dict[str, Any]]], names: set[str]
+                  ) -> dict[str, Any]:
+    """Per-stage seconds (``summary``) of the named Deployments, from listed
+    ``deployments``, ``replicasets`` and ``pods`` (each followed by its owner)."""
+    def owner(o: dict[str, Any]) -> str | None:
+        refs = (o.get("metadata") or {}).get("ownerReferences") or []
+        return str(refs[0].get("name")) if refs else None
+
+    rs_of = {owner(r): r for r in items.get("replicasets", [])}
+    pod_of = {owner(p): p for p in items.get("pods", [])}
+    stages: dict[str, list[float]] = {s: [] for s in STAGES}
+    for d in items.get("deployments", []):
+        name = d["metadata"]["name"]
+        rs = rs_of.get(name)
+        pod = pod_of.get(rs["metadata"]["name"]) if rs else None
+        if name not in names or rs is None or pod is None:
+            continue
+        pod_conds = {c.get("type"): c.get("lastTransitionTime")
+                     for c in (pod.get("status") or {}).get("conditions") or []}
+        dep_conds = {c.get("type"): c.get("lastUpdateTime")
+                     for c in (d.get("status") or {}).get("conditions") or []}
+        times = [_stamp(d["metadata"].get("creationTimestamp")),
+                 _stamp(rs["metadata"].get("creationTimestamp")),
+                 _stamp(pod["metadata"].get("creationTimestamp")),
+                 _stamp(pod_conds.get("PodScheduled")), _stamp(pod_conds.get("Ready")),
+                 _stamp(dep_conds.get("Available"))]
+        for stage, a, b in zip(STAGES, times, times[1:], strict=False):
+            if a is not None and b is not None:
+                stages[stage].append(b - a)
+    return {stage: summary(v) for stage, v in stages.items()}
 
 
 def free_port() -> int:
@@ -538,6 +581,26 @@ class Bench:
                 += int(value)
         return out
 
+    async def member_stages(self, cluster: str, names: set[str]) -> dict[str, Any]:
+        """Seconds between the stages of each named Deployment on ``cluster``, from the
+        objects' own timestamps (one-second resolution): Deployment created -> ReplicaSet
+        created -> pod created -> pod scheduled -> pod ready -> Deployment Available."""
+        api = self.member_apis.get(cluster)
+        watch = self.watches.get(cluster)
+        if api is None or watch is None:
+            return {}
+        items: dict[str, list[dict[str, Any]]] = {}
+        try:
+            for plural, prefix in (("deployments", "/apis/apps/v1"),
+                                   ("replicasets", "/apis/apps/v1"), ("pods", "/api/v1")):
+                resp = await api.rest_client.GET(
+                    f"{api.configuration.host}{prefix}/namespaces/{watch.namespace}/{plural}",
+                    _preload_content=False, _request_timeout=60)
+                items[plural] = (json.loads(await resp.read())).get("items") or []
+        except (aiohttp.ClientError, OSError, TimeoutError, ApiException) as exc:
+            return {"error": f"{type(exc).__name__}: {exc}"}
+        return stage_seconds(items, names)
+
     def hub_stats(self) -> dict[str, Any]:
         if self.hub is None or not self.hub.alive():
             return {}
@@ -870,6 +933,9 @@ class Bench:
         if avail:
             out["available"]["first_create_to_last_available_seconds"] = round(
                 max(avail.values()) - first_sent, 3)
+        # where the receiving members spent the time (their own controllers' stages)
+        out["member_stages"] = {c: await self.member_stages(c, set(got)) for c in
+                                sorted({c for _, c in got.values()})}
         cpu1 = proc_cpu_seconds(self.hub.pid) if self.hub else None
         out["hub"] = {**self.hub_stats(),
                       "cpu_seconds_in_phase": round(cpu1 - cpu0, 2)
