@@ -933,9 +933,6 @@ class Bench:
         if avail:
             out["available"]["first_create_to_last_available_seconds"] = round(
                 max(avail.values()) - first_sent, 3)
-        # where the receiving members spent the time (their own controllers' stages)
-        out["member_stages"] = {c: await self.member_stages(c, set(got)) for c in
-                                sorted({c for _, c in got.values()})}
         cpu1 = proc_cpu_seconds(self.hub.pid) if self.hub else None
         out["hub"] = {**self.hub_stats(),
                       "cpu_seconds_in_phase": round(cpu1 - cpu0, 2)
@@ -1040,6 +1037,9 @@ class Bench:
         out["hub_detected_not_ready_seconds"] = round(detected[0], 3) if detected else None
         out["metrics_scrapes_while_detecting"] = dict(scrapes)  # failed: the hub's loop was
         # too busy to answer within 5 s, so detection may have happened earlier
+        # where the receiving members spent the time (their own controllers' stages)
+        out["member_stages"] = {c: await self.member_stages(c, set(got)) for c in
+                                sorted({c for _, c in got.values()})}
         cpu1 = proc_cpu_seconds(self.hub.pid) if self.hub else None
         out["hub"] = {**self.hub_stats(),
                       "cpu_seconds_in_phase": round(cpu1 - cpu0, 2)
