@@ -25,7 +25,11 @@ of ``fedctl clusters join``) and runs ``fedctl hub run`` as its own process (std
 3. failover: SIGKILLs the kube-apiserver of the member holding the most workloads and
    measures, per workload that was there, the time until a copy appears on another member
    and until that copy is available; with ``--fence`` it then restarts the apiserver and
-   measures until the old copies are deleted.
+   measures until the old copies are deleted. Also reported: the CPU of every fleet
+   process and the writes (and Go GC CPU) of every apiserver from the kill to the last
+   move and from there to the last copy available, and each receiving member's stage
+   times (Deployment -> ReplicaSet -> pod -> scheduled -> ready -> Available) read from
+   its objects' timestamps.
 
 Prints one JSON document (machine, load average before/after, parameters, results, hub
 RSS/CPU and metrics, warnings and errors from the hub's log) and always tears down the
