@@ -653,6 +653,22 @@ class ObjectStoreRef:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ClusterHealthCheck:
+    """How the hub probes the member's apiserver (``GET /readyz``), i.e. how fast a dead
+    member is detected: after ``failureThreshold`` failed probes ``probeIntervalSeconds``
+    apart (each failing within ``probeTimeoutSeconds``)."""
+
+    probe_interval_seconds: float = spec_field(default=2.0, minimum=0.1, maximum=300,
+                                               doc="Seconds between probes.")
+    probe_timeout_seconds: float = spec_field(default=3.0, minimum=0.1, maximum=300,
+                                              doc="Seconds a probe may take.")
+    failure_threshold: int = spec_field(default=3, minimum=1, maximum=100,
+                                        doc="Failed probes in a row before NotReady.")
+    success_threshold: int = spec_field(default=1, minimum=1, maximum=100,
+                                        doc="Good probes in a row before Ready again.")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class MemberClusterSpec:
     """How the hub reaches a member cluster and what the scheduler knows about it."""
 
@@ -667,6 +683,8 @@ class MemberClusterSpec:
     pricing: ClusterPricing = spec_field(default_factory=ClusterPricing, doc="Prices.")
     object_stores: tuple[ObjectStoreRef, ...] = spec_field(default=(),
                                                            doc="Stores next to it.")
+    health: ClusterHealthCheck = spec_field(default_factory=ClusterHealthCheck,
+                                            doc="Health probing (failure detection time).")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -9,7 +9,9 @@ every 2 s, 3 failures, 3 s probe timeout) a dead or frozen apiserver is detected
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from typing import Any
 
 import aiohttp
 from kubernetes_asyncio import client as k8s
@@ -48,6 +50,20 @@ class HealthPolicy:
     timeout: float = 3.0
     failure_threshold: int = 3
     success_threshold: int = 1
+
+
+def policy_from_spec(spec: Mapping[str, Any]) -> HealthPolicy:
+    """The probe settings of a MemberCluster's ``spec.health`` (defaults where absent).
+
+    The CRD validates the ranges; values that still make no sense (a timeout longer than
+    the interval) are kept: a probe then simply runs back to back."""
+    raw = spec.get("health") or {}
+    d = HealthPolicy()
+    return HealthPolicy(
+        interval=float(raw.get("probeIntervalSeconds", d.interval)),
+        timeout=float(raw.get("probeTimeoutSeconds", d.timeout)),
+        failure_threshold=int(raw.get("failureThreshold", d.failure_threshold)),
+        success_threshold=int(raw.get("successThreshold", d.success_threshold)))
 
 
 def observe(h: Health, probe: ProbeResult, now: float, policy: HealthPolicy) -> Health:

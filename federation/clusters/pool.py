@@ -31,6 +31,7 @@ class Member:
     name: str
     api: k8s.ApiClient
     health: Health = field(default_factory=Health)
+    policy: HealthPolicy | None = None  # None: the pool's default
 
 
 async def api_client_from_dict(kubeconfig: dict[str, Any],
@@ -65,17 +66,26 @@ class ClientPool:
         return self._members[name]
 
     async def add_kubeconfig(self, name: str, path: str | Path,
-                             context: str | None = None) -> Member:
-        return self._add(name, await api_client(path, context))
+                             context: str | None = None,
+                             policy: HealthPolicy | None = None) -> Member:
+        return self._add(name, await api_client(path, context), policy)
 
     async def add_kubeconfig_dict(self, name: str, kubeconfig: dict[str, Any],
-                                  context: str | None = None) -> Member:
-        return self._add(name, await api_client_from_dict(kubeconfig, context))
+                                  context: str | None = None,
+                                  policy: HealthPolicy | None = None) -> Member:
+        return self._add(name, await api_client_from_dict(kubeconfig, context), policy)
 
-    def _add(self, name: str, api: k8s.ApiClient) -> Member:
+    def policy_of(self, name: str) -> HealthPolicy:
+        return self._members[name].policy or self.policy
+
+    def set_policy(self, name: str, policy: HealthPolicy | None) -> None:
+        """Change how one member is probed (from its next probe on)."""
+        self._members[name].policy = policy
+
+    def _add(self, name: str, api: k8s.ApiClient, policy: HealthPolicy | None) -> Member:
         if name in self._members:
             raise ValueError(f"cluster {name!r} is already in the pool")
-        member = Member(name, api)
+        member = Member(name, api, policy=policy)
         self._members[name] = member
         self._probes[name] = asyncio.create_task(self._probe_loop(member),
                                                  name=f"health/{name}")
@@ -96,8 +106,9 @@ class ClientPool:
 
     async def probe_now(self, name: str) -> Health:
         member = self._members[name]
-        result = await probe(member.api, self.policy.timeout)
-        self._record(member, observe(member.health, result, time.monotonic(), self.policy))
+        policy = member.policy or self.policy
+        result = await probe(member.api, policy.timeout)
+        self._record(member, observe(member.health, result, time.monotonic(), policy))
         return member.health
 
     def _record(self, member: Member, new: Health) -> None:
@@ -112,7 +123,7 @@ class ClientPool:
     async def _probe_loop(self, member: Member) -> None:
         while True:
             started = time.monotonic()
-            result = await probe(member.api, self.policy.timeout)
-            self._record(member, observe(member.health, result, time.monotonic(),
-                                         self.policy))
-            await asyncio.sleep(max(0.0, self.policy.interval - (time.monotonic() - started)))
+            policy = member.policy or self.policy
+            result = await probe(member.api, policy.timeout)
+            self._record(member, observe(member.health, result, time.monotonic(), policy))
+            await asyncio.sleep(max(0.0, policy.interval - (time.monotonic() - started)))

@@ -21,7 +21,12 @@ from kubernetes_asyncio import client as k8s
 from federation.catalog.prices import PriceCatalog, cluster_prices, vcpu_price
 from federation.clusters.client import DEFAULT_TIMEOUT
 from federation.clusters.compact import cached_form
-from federation.clusters.health import NOT_READY_TAINT, UNREACHABLE_TAINT, Health
+from federation.clusters.health import (
+    NOT_READY_TAINT,
+    UNREACHABLE_TAINT,
+    Health,
+    policy_from_spec,
+)
 from federation.clusters.inventory import (
     Inventory,
     NodeInfo,
@@ -73,6 +78,7 @@ class MemberRecord:
     pods: Reflector[PodUsage]
     applier: MemberApplier
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    annotations: dict[str, str] = field(default_factory=dict)  # the fence record lives here
     installed_kinds: frozenset[str] | None = None
     not_ready_since: float | None = None
     copies: dict[tuple[str, str], ObjectCache] = field(default_factory=dict)
@@ -112,9 +118,10 @@ async def discover_kinds(api: k8s.ApiClient) -> frozenset[str]:
 
 
 def connection_fingerprint(obj: dict[str, Any]) -> str:
-    """What a member's client depends on: its spec without taints, pricing and labels."""
+    """What a member's client depends on: its spec without taints, pricing, health probing
+    settings and labels."""
     spec = {k: v for k, v in (obj.get("spec") or {}).items()
-            if k not in ("taints", "pricing")}
+            if k not in ("taints", "pricing", "health")}
     return digest(spec)
 
 
@@ -201,8 +208,10 @@ class Members:
                 rec.labels = {k: v for k, v in labels.items()
                               if k != "app.kubernetes.io/managed-by"}
                 rec.spec = obj["spec"]
+                rec.annotations = dict(obj["metadata"].get("annotations") or {})
                 rec.generation = gen
                 rec.revision += 1
+                self.pool.set_policy(name, policy_from_spec(obj["spec"]))
                 continue
             if rec is not None:
                 await self.remove(name)
@@ -214,7 +223,8 @@ class Members:
     async def add(self, hub: k8s.ApiClient, obj: dict[str, Any]) -> None:
         name = obj["metadata"]["name"]
         cfg = await read_member_kubeconfig(hub, obj)
-        member = await self.pool.add_kubeconfig_dict(name, cfg)
+        member = await self.pool.add_kubeconfig_dict(name, cfg,
+                                                     policy=policy_from_spec(obj["spec"]))
         core = k8s.CoreV1Api(member.api)
         notify = self._on_change
         nodes = Reflector(f"{name}/nodes", core.list_node, transform=node_info)
@@ -223,6 +233,7 @@ class Members:
         labels = {k: v for k, v in (obj["metadata"].get("labels") or {}).items()
                   if k != "app.kubernetes.io/managed-by"}
         rec = MemberRecord(name=name, spec=obj["spec"], labels=labels,
+                           annotations=dict(obj["metadata"].get("annotations") or {}),
                            generation=int(obj["metadata"].get("generation") or 0),
                            nodes=nodes, pods=pods,
                            applier=MemberApplier(name, member.api, self.cache_dir),

@@ -50,3 +50,27 @@ def test_recovers_after_success_threshold() -> None:
     assert not h.ready
     h = observe(h, OK, 2, strict)
     assert h.ready and h.since == 2
+
+
+def test_policy_from_spec_defaults_and_overrides() -> None:
+    from federation.clusters.health import policy_from_spec
+
+    assert policy_from_spec({}) == HealthPolicy()
+    fast = policy_from_spec({"health": {"probeIntervalSeconds": 0.5, "failureThreshold": 2,
+                                        "probeTimeoutSeconds": 0.4}})
+    assert (fast.interval, fast.timeout, fast.failure_threshold, fast.success_threshold) == (
+        0.5, 0.4, 2, 1)
+
+
+def test_detection_time_follows_the_policy() -> None:
+    """With a 0.5 s interval and 2 failures, NotReady comes on the second failed probe."""
+    from federation.clusters.health import policy_from_spec
+
+    pol = policy_from_spec({"health": {"probeIntervalSeconds": 0.5, "failureThreshold": 2}})
+    h = observe(Health(), ProbeResult(ok=True, reachable=True), 0.0, pol)
+    assert h.ready
+    down = ProbeResult(ok=False, reachable=False, detail="refused")
+    h = observe(h, down, 0.5, pol)
+    assert h.ready
+    h = observe(h, down, 1.0, pol)
+    assert not h.ready and h.since == 1.0 and h.taint == "cluster.fedctl.dev/unreachable"
