@@ -2,7 +2,8 @@
 
     python bench/propagation.py [--workloads 1000] [--concurrency 20] [--rate 0]
         [--workers 16] [--home-members 5] [--timeout 1200] [--keep] [--state-dir DIR]
-        [--no-failover] [--fence]
+        [--no-failover] [--fence] [--toleration S] [--probe-interval S]
+        [--probe-timeout S] [--failure-threshold N]
 
 Starts the fleet of ``bench/propagation-fleet.yaml`` (hub + 5 members, real control
 planes on 127.0.0.1) under a temporary state directory, joins the members (the code path
@@ -15,7 +16,10 @@ of ``fedctl clusters join``) and runs ``fedctl hub run`` as its own process (std
    term); Divided, Aggregated. So each 1-replica Deployment lands on exactly one member,
    the workloads are spread evenly over the 5 members (over the first K with
    ``--home-members K``; 1 puts every workload on one member), and they can still move
-   when their member fails. Failover toleration is left at the default.
+   when their member fails. Failover toleration is the API's default unless
+   ``--toleration`` sets ``failover.clusterNotReadySeconds``; ``--probe-interval``,
+   ``--probe-timeout`` and ``--failure-threshold`` set every MemberCluster's
+   ``spec.health`` (detection time), to compare with a peer tuned for fast failover.
 2. creates N Deployments (1 replica, 10m CPU) on the hub with ``--concurrency`` calls in
    flight (and at most ``--rate`` per second if given), recording when each create call
    returned; one watch per member (Deployments labelled
@@ -469,7 +473,10 @@ class MemberWatch:
 # ---- manifests ------------------------------------------------------------------------
 
 
-def policy(namespace: str, group: str, home: str) -> dict[str, Any]:
+def policy(namespace: str, group: str, home: str,
+           toleration: float | None = None) -> dict[str, Any]:
+    failover = ({} if toleration is None
+                else {"failover": {"clusterNotReadySeconds": toleration}})
     return {
         "apiVersion": f"{GROUP}/{VERSION}", "kind": "PropagationPolicy",
         "metadata": {"name": f"bench-{group}", "namespace": namespace},
@@ -483,8 +490,21 @@ def policy(namespace: str, group: str, home: str) -> dict[str, Any]:
                 ],
                 "replicaScheduling": {"type": "Divided", "division": "Aggregated"},
             },
+            **failover,
         },
     }
+
+
+def health_spec(args: argparse.Namespace) -> dict[str, Any]:
+    """MemberCluster ``spec.health`` from the probe flags (empty: the defaults)."""
+    out: dict[str, Any] = {}
+    for flag, key in (("probe_interval", "probeIntervalSeconds"),
+                      ("probe_timeout", "probeTimeoutSeconds"),
+                      ("failure_threshold", "failureThreshold")):
+        value = getattr(args, flag)
+        if value is not None:
+            out[key] = value
+    return out
 
 
 def deployment(namespace: str, name: str, group: str) -> dict[str, Any]:
@@ -1105,6 +1125,13 @@ class Bench:
         self.phase = "join"
         t = now()
         await join(self.hub_api, fleet, self.state_dir)  # what `fedctl clusters join` runs
+        health = health_spec(self.args)
+        if health:  # detection time, as a peer tuned for fast failover would set it
+            mc_api = k8s.CustomObjectsApi(self.hub_api)
+            for m in members:
+                await mc_api.patch_cluster_custom_object(
+                    GROUP, VERSION, "memberclusters", m, {"spec": {"health": health}},
+                    _content_type="application/merge-patch+json")
         r["phases"]["join_seconds"] = round(now() - t, 2)
 
         self.phase = "hub-start"
@@ -1130,7 +1157,8 @@ class Bench:
         custom = k8s.CustomObjectsApi(self.hub_api)
         for group, member in home.items():
             await custom.create_namespaced_custom_object(
-                GROUP, VERSION, ns, "propagationpolicies", policy(ns, group, member))
+                GROUP, VERSION, ns, "propagationpolicies",
+                policy(ns, group, member, self.args.toleration))
         await self.wait_for(lambda: self.policies_valid(ns, len(home)),
                             min(60, self.remaining(deadline)), "policies Valid", 0.5)
         for m in members:
@@ -1244,6 +1272,14 @@ def main() -> int:
     ap.add_argument("--fence", action="store_true",
                     help="after the failover, restart the apiserver and time the removal "
                          "of the old copies")
+    ap.add_argument("--toleration", type=float, default=None,
+                    help="policies' failover.clusterNotReadySeconds (default: the API's)")
+    ap.add_argument("--probe-interval", type=float, default=None,
+                    help="members' spec.health.probeIntervalSeconds (default: the API's)")
+    ap.add_argument("--probe-timeout", type=float, default=None,
+                    help="members' spec.health.probeTimeoutSeconds")
+    ap.add_argument("--failure-threshold", type=int, default=None,
+                    help="members' spec.health.failureThreshold")
     ap.add_argument("--keep", action="store_true",
                     help=f"reuse a running fleet and leave it running (state dir "
                          f"{KEEP_DIR} unless --state-dir)")
@@ -1270,10 +1306,13 @@ def main() -> int:
             "policy": "5 PropagationPolicies; group gK (workload i: K = i mod home_members): "
                       "clusterAffinities [home: member K] then [failover: the others]; "
                       "Divided/Aggregated",
-            "failover_cluster_not_ready_seconds": Failover().cluster_not_ready_seconds,
-            "health_probe": {"interval_seconds": HealthPolicy().interval,
-                             "timeout_seconds": HealthPolicy().timeout,
-                             "failure_threshold": HealthPolicy().failure_threshold},
+            "failover_cluster_not_ready_seconds": (
+                Failover().cluster_not_ready_seconds if args.toleration is None
+                else args.toleration),
+            "health_probe": {"interval_seconds": args.probe_interval or HealthPolicy().interval,
+                             "timeout_seconds": args.probe_timeout or HealthPolicy().timeout,
+                             "failure_threshold": (args.failure_threshold
+                                                   or HealthPolicy().failure_threshold)},
         },
         "ok": False, "error": None,
         "phases": {}, "hub": {},
