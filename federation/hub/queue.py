@@ -8,6 +8,15 @@ policy's priority for templates), first in first out within one rank. A key queu
 low rank (a resync, a copy's status) and added again at a higher one (a real change)
 moves up: it does not wait behind them. So when a cluster fails, moving its workloads
 does not queue behind the status updates of the copies already moved.
+
+Retries of failures are rate limited (``add_rate_limited``): a key is due after the
+queue's ``RetryLimiter`` says (by default client-go's controller limiter: per key 5 ms,
+doubling with each failure, at most 300 s; and 10 retries/s, burst 100, over all keys,
+whichever is longer); ``forget`` (after a success) starts the key's backoff afresh. A key
+waits for at most one retry; a later one never postpones it (the earlier due time stays).
+An ``add`` in the retry's band or a higher one (a real change) runs the key at once and
+drops the pending retry: the run it causes decides whether to retry again. ``add`` and
+``add_after`` take no token of the overall limit.
 """
 
 from __future__ import annotations
@@ -17,6 +26,8 @@ import itertools
 from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
+from federation.hub.ratelimit import RetryLimiter, default_retry_limiter
+
 K = TypeVar("K", bound=Hashable)
 
 RESYNC = 0  # periodic resync: nothing known to have changed
@@ -25,8 +36,11 @@ CHANGE = 2  # the desired state changed (template, policy, fleet, a failover is 
 
 
 class WorkQueue(Generic[K]):
-    def __init__(self, priority: Callable[[K], int] | None = None) -> None:
+    def __init__(self, priority: Callable[[K], int] | None = None, *,
+                 limiter: RetryLimiter | None = None) -> None:
         self._priority = priority
+        self.limiter: RetryLimiter = limiter if limiter is not None else (
+            default_retry_limiter())
         self._seq = itertools.count()
         self._queue: asyncio.PriorityQueue[tuple[int, int, int, K]] = asyncio.PriorityQueue()
         self._queued: dict[K, tuple[int, int]] = {}  # key -> best (band, priority) queued
@@ -35,6 +49,8 @@ class WorkQueue(Generic[K]):
         self._timers: set[asyncio.TimerHandle] = set()
         # key -> (when, band) of its pending delayed add
         self._due: dict[K, tuple[float, int]] = {}
+        # key -> (when, band, timer) of its pending rate-limited retry
+        self._retry: dict[K, tuple[float, int, asyncio.TimerHandle]] = {}
 
     def __len__(self) -> int:
         return len(self._queued)
@@ -45,6 +61,9 @@ class WorkQueue(Generic[K]):
         if priority is None:
             priority = self._priority(key) if self._priority is not None else 0
         rank = (band, priority)
+        retry = self._retry.get(key)
+        if retry is not None and band >= retry[1]:
+            self._drop_retry(key)  # this add runs the key now: its outcome decides
         if key in self._active:
             self._again[key] = max(rank, self._again.get(key, rank))
             return
@@ -77,6 +96,52 @@ class WorkQueue(Generic[K]):
         self._timers.add(handle)
         self._due[key] = (when, band)
 
+    def add_rate_limited(self, key: K, *, band: int = CHANGE) -> float:
+        """Count a failure of ``key`` and retry it when the limiter says (in ``band``).
+        A retry already pending stays if it is due earlier; else the earlier time and the
+        higher band of the two are kept (one timer per key). Returns the seconds until
+        the retry."""
+        delay = self.limiter.when(key)
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        when = now + delay
+        retry = self._retry.get(key)
+        if retry is not None:
+            if retry[0] <= when and retry[1] >= band:
+                return retry[0] - now
+            when, band = min(when, retry[0]), max(band, retry[1])
+            retry[2].cancel()
+        elif delay <= 0:
+            self.add(key, band=band)
+            return 0.0
+        self._retry[key] = (when, band, loop.call_at(when, self._fire_retry, key))
+        return when - now
+
+    def _fire_retry(self, key: K) -> None:
+        retry = self._retry.pop(key, None)
+        if retry is not None:
+            self.add(key, band=retry[1])
+
+    def _drop_retry(self, key: K) -> None:
+        retry = self._retry.pop(key, None)
+        if retry is not None:
+            retry[2].cancel()
+
+    def forget(self, key: K) -> None:
+        """``key`` succeeded: its failures are forgotten (the next backoff starts at the
+        base again) and a retry still pending is dropped."""
+        self.limiter.forget(key)
+        self._drop_retry(key)
+
+    def num_requeues(self, key: K) -> int:
+        """Failures of ``key`` counted since it was last forgotten."""
+        return self.limiter.num_requeues(key)
+
+    def retry_due(self, key: K) -> float | None:
+        """The event loop time of ``key``'s pending retry, None without one."""
+        retry = self._retry.get(key)
+        return retry[0] if retry is not None else None
+
     async def get(self) -> K:
         while True:
             neg_band, neg_prio, _, key = await self._queue.get()
@@ -97,3 +162,6 @@ class WorkQueue(Generic[K]):
             handle.cancel()
         self._timers.clear()
         self._due.clear()
+        for _when, _band, handle in self._retry.values():
+            handle.cancel()
+        self._retry.clear()
