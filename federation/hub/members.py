@@ -21,6 +21,7 @@ from kubernetes_asyncio import client as k8s
 from federation.catalog.prices import PriceCatalog, cluster_prices, vcpu_price
 from federation.clusters.client import DEFAULT_TIMEOUT
 from federation.clusters.compact import cached_form
+from federation.clusters.fencing import Fence, InvalidFence, fence_record
 from federation.clusters.health import (
     NOT_READY_TAINT,
     UNREACHABLE_TAINT,
@@ -46,6 +47,7 @@ from federation.syncer.labels import BINDING_LABEL, MANAGED_BY, MANAGED_BY_LABEL
 
 log = logging.getLogger(__name__)
 
+FENCED_TAINT = "cluster.fedctl.dev/fenced"
 HEALTH_TAINTS = frozenset({NOT_READY_TAINT, UNREACHABLE_TAINT})
 
 
@@ -185,6 +187,20 @@ class Members:
 
     def health(self, name: str) -> Health:
         return self.pool.get(name).health
+
+    def fence(self, name: str) -> Fence | None:
+        """The fence on member ``name``: an operator's record on its MemberCluster
+        (``fedctl clusters fence``). The pull-mode agent's lapsed lease will be a second
+        source, returned here too (``Fence.source == "agent-lease"``). A damaged record is
+        no fence: starting training copies elsewhere on it could run two."""
+        rec = self._members.get(name)
+        if rec is None:
+            return None
+        try:
+            return fence_record({"metadata": {"name": name, "annotations": rec.annotations}})
+        except InvalidFence as exc:
+            log.warning("%s (treated as not fenced)", exc)
+            return None
 
     def _transition(self, name: str, old: Health, new: Health) -> None:
         rec = self._members.get(name)
@@ -358,7 +374,12 @@ class Members:
         rec = self._members[name]
         health = self.health(name)
         synced = rec.nodes.synced.is_set() and rec.pods.synced.is_set()
-        if health.ready:
+        taint = health.taint
+        if self.fence(name) is not None:
+            # fenced: what ran there is stopped (an operator said so), nothing is placed
+            # there and what it held moves at once, whatever the toleration
+            ready, taint = False, FENCED_TAINT
+        elif health.ready:
             ready = synced
         else:
             within_grace = (rec.not_ready_since is not None
@@ -369,11 +390,11 @@ class Members:
         # workloads, packing every binding's holds into every member was 88% of a
         # reconcile; bench/hub_scale.py).
         key = (rec.nodes.version, rec.pods.version, rec.revision, ready,
-               health.taint, rec.installed_kinds,
+               taint, rec.installed_kinds,
                ledger, ledger.version(name) if ledger is not None else -1)
         cached = rec.snapshot_cache
         if cached is None or cached[0] != key:
-            base = self._build_snapshot(rec, ready, health.taint, ledger)
+            base = self._build_snapshot(rec, ready, taint, ledger)
             full = reserve(base, ledger.held(name)) if ledger is not None else base
             cached = rec.snapshot_cache = (key, base, full)
         if ledger is None:
