@@ -8,7 +8,9 @@ target the member  ->  a clean object for server-side apply:
   ``fedctl.dev/binding``) with the member's name as an annotation;
 * replicas are set through the kind's interpreter (Duplicated keeps the template's);
 * override rules are applied in order: image registry, model storageUri prefix, env, args,
-  resources, labels, annotations.
+  resources, labels, annotations;
+* with ``gpu_product`` (the product the scheduler chose for this member), every pod template
+  that requests GPUs is pinned to it with a required node affinity (``gpu_pin.py``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from federation.interpreters import paths
 from federation.interpreters.interpreter import Interpreters
 from federation.syncer.checkpoint import add_resume
 from federation.syncer.dependencies import label_pod_templates
+from federation.syncer.gpu_pin import pin_gpu_product
 from federation.syncer.labels import (
     BINDING_LABEL,
     CLUSTER_ANNOTATION,
@@ -56,11 +59,15 @@ def rule_applies(rule: OverrideRule, member: MemberTarget) -> bool:
 def render(template: Mapping[str, Any], member: MemberTarget, *, binding: str,
            interpreters: Interpreters, replicas: Mapping[str, int] | None = None,
            rules: Iterable[OverrideRule] = (),
-           resume: tuple[str, str] | None = None) -> dict[str, Any]:
+           resume: tuple[str, str] | None = None,
+           gpu_product: str | None = None) -> dict[str, Any]:
     """The copy of ``template`` for ``member``: clean metadata, our labels (on the object
     and on its pod templates, so the hub can tell its pods), its replica share, the
-    override rules that apply there, and after a training failover the checkpoint to
-    resume from (``resume`` = (location, cluster it left))."""
+    override rules that apply there, the GPU product chosen for the member pinned on its
+    GPU pod templates (``gpu_product``: a catalog name such as ``H100-80GB``; None pins
+    nothing; raises ``GpuPinConflict`` when the template's own node constraints exclude
+    it), and after a training failover the checkpoint to resume from (``resume`` =
+    (location, cluster it left))."""
     obj = paths.deep_copy(dict(template))
     obj.pop("status", None)
     meta = obj.setdefault("metadata", {})
@@ -83,6 +90,8 @@ def render(template: Mapping[str, Any], member: MemberTarget, *, binding: str,
     for rule in rules:
         if rule_applies(rule, member):
             _override(obj, rule.overriders, interpreters if supported else None)
+    if gpu_product and supported:
+        pin_gpu_product(obj, interpreters, gpu_product)
     if resume is not None:
         add_resume(obj, interpreters, *resume)
     return obj
