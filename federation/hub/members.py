@@ -465,8 +465,16 @@ class Members:
                  "reason": "Healthy" if health.ready else (
                      "Unreachable" if not health.reachable else "NotReady"),
                  "message": health.detail[:500]}
+        conditions = [ready]
+        fence = self.fence(name)
+        if fence is not None:
+            conditions.append({"type": "Fenced", "status": "True",
+                               "reason": "OperatorFence" if fence.source == "operator"
+                               else "AgentLeaseLapsed",
+                               "message": f"fenced {fence.describe()}; undo with "
+                                          f"`fedctl clusters unfence {name}`"[:500]})
         return {
-            "conditions": [ready],
+            "conditions": conditions,
             "gpus": [{"product": p, "total": g.total, "allocatable": g.allocatable,
                       "requested": g.requested, "largestFreePerNode": largest.get(p, 0)}
                      for p, g in inv.gpus.items()],
