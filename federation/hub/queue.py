@@ -14,8 +14,9 @@ queue's ``RetryLimiter`` says (by default client-go's controller limiter: per ke
 doubling with each failure, at most 300 s; and 10 retries/s, burst 100, over all keys,
 whichever is longer); ``forget`` (after a success) starts the key's backoff afresh. A key
 waits for at most one retry; a later one never postpones it (the earlier due time stays).
-An ``add`` in the retry's band or a higher one (a real change) runs the key at once and
-drops the pending retry: the run it causes decides whether to retry again. ``add`` and
+A retry never holds a key back: an ``add`` (a real change) queues it at once, and when
+the key runs, for whatever reason, its pending retry is dropped (that run decides whether
+to retry again), so a resync that runs a failing key costs no second run. ``add`` and
 ``add_after`` take no token of the overall limit.
 """
 
@@ -61,9 +62,6 @@ class WorkQueue(Generic[K]):
         if priority is None:
             priority = self._priority(key) if self._priority is not None else 0
         rank = (band, priority)
-        retry = self._retry.get(key)
-        if retry is not None and band >= retry[1]:
-            self._drop_retry(key)  # this add runs the key now: its outcome decides
         if key in self._active:
             self._again[key] = max(rank, self._again.get(key, rank))
             return
@@ -149,6 +147,7 @@ class WorkQueue(Generic[K]):
                 break  # else a stale entry of a key that moved up or already ran
         del self._queued[key]
         self._active.add(key)
+        self._drop_retry(key)  # this run decides whether to retry again
         return key
 
     def done(self, key: K) -> None:

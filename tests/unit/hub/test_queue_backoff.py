@@ -179,18 +179,26 @@ async def test_a_retry_fires_into_its_band() -> None:
     assert [await q.get() for _ in range(3)] == ["failed", "status-hi", "resync"]
 
 
-async def test_a_lower_band_add_keeps_the_retry_a_same_or_higher_one_drops_it() -> None:
+async def test_a_run_from_any_band_drops_the_retry() -> None:
     q: WorkQueue[str] = WorkQueue(limiter=Scripted(300.0))
-    q.add_rate_limited("a", band=STATUS)
-    q.add("a", band=RESYNC)  # a resync runs it, but the retry stays
-    assert q.retry_due("a") is not None
-    q.add("a", band=STATUS)
-    assert q.retry_due("a") is None
-    q.add_rate_limited("b", band=STATUS)
-    q.add("b")  # a change
-    assert q.retry_due("b") is None
-    assert [await q.get() for _ in range(2)] == ["b", "a"]  # b: CHANGE, a: STATUS
+    q.add_rate_limited("a")
+    q.add("a", band=RESYNC)  # a resync pass queues it (low)
+    assert q.retry_due("a") is not None  # until it runs, the retry may still promote it
+    assert await q.get() == "a"
+    assert q.retry_due("a") is None  # this run decides; no second run 300 s later
+    q.done("a")
     q.close()
+
+
+async def test_a_retry_due_first_promotes_a_key_queued_low() -> None:
+    q: WorkQueue[str] = WorkQueue(limiter=Scripted(0.001))
+    q.add("a", band=RESYNC)
+    q.add("s", band=STATUS)
+    q.add_rate_limited("a")  # CHANGE: fires before a's resync entry comes out
+    await asyncio.sleep(0.05)
+    assert len(q) == 2
+    assert [await q.get() for _ in range(2)] == ["a", "s"]  # and a runs once
+    assert len(q) == 0
 
 
 async def test_merged_retry_keeps_the_earlier_time_and_the_higher_band() -> None:
@@ -224,8 +232,8 @@ async def test_a_change_during_a_failed_run_runs_it_again_at_once() -> None:
     q.add("a")  # changed while the worker holds it
     q.add_rate_limited("a")  # and this run failed
     q.done("a")  # the change is due now: the backoff does not hold it back
-    assert q.retry_due("a") is None
     assert await asyncio.wait_for(q.get(), 0.5) == "a"
+    assert q.retry_due("a") is None
     q.close()
 
 
