@@ -357,6 +357,11 @@ class _FleetParser:
                 if found is None:
                     r.fail((*path, "workloadKinds", i), f"unknown workload kind {name!r}",
                            hint="known: " + ", ".join(known_kind_names()))
+                elif any((k.group, k.kind) == (found.group, found.kind) and k != found
+                         for k in kinds):
+                    r.fail((*path, "workloadKinds", i),
+                           f"{found.kind} is listed at two versions; a cluster serves one "
+                           "(they share one CRD)", hint=f"keep one {found.kind} entry")
                 elif found not in kinds:
                     kinds.append(found)
         return Simulation(node_pools=tuple(pools),

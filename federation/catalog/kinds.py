@@ -1,12 +1,17 @@
 """Workload kinds fedctl knows beyond the built-in ones (the AI operators' CRDs).
 
-Group, version, kind and plural are the real ones of each operator. The local fleet
-installs them as CRDs (``federation.dev.crds``); fleet files name them in
-``simulate.workloadKinds`` as ``Kind`` or ``group/Kind``.
+Group, version, kind and plural are the real ones of each operator. ``WORKLOAD_KINDS`` has
+one entry per kind, at the version the hub stores and watches; ``OTHER_VERSIONS`` lists
+further versions a member may serve instead (MPIJob ``kubeflow.org/v1`` of the Kubeflow
+training-operator, where ``v2beta1`` is the MPI operator's). The local fleet installs
+them as CRDs (``federation.dev.crds``); fleet files name them in ``simulate.workloadKinds``
+as ``Kind`` or ``group/Kind``, with ``/version`` appended for another version
+(``MPIJob/v1``).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -42,14 +47,38 @@ WORKLOAD_KINDS: tuple[WorkloadKind, ...] = (
 )
 
 
+OTHER_VERSIONS: tuple[WorkloadKind, ...] = (
+    WorkloadKind("kubeflow.org", "v1", "MPIJob", "mpijobs"),
+)
+_VERSION = re.compile(r"v\d+((alpha|beta)\d+)?")
+
+
 def known_kind_names() -> list[str]:
-    return [f"{k.group}/{k.kind}" for k in WORKLOAD_KINDS]
+    return [f"{k.group}/{k.kind}" for k in WORKLOAD_KINDS] + [
+        f"{k.group}/{k.kind}/{k.version}" for k in OTHER_VERSIONS]
+
+
+def kind_versions(group: str, kind: str) -> tuple[WorkloadKind, ...]:
+    """Every version of one kind fedctl knows, the hub's first."""
+    return tuple(k for k in (*WORKLOAD_KINDS, *OTHER_VERSIONS)
+                 if k.group == group and k.kind == kind)
 
 
 def resolve_kind(name: str) -> WorkloadKind | None:
-    """``PyTorchJob``, ``kubeflow.org/PyTorchJob`` or ``batch.volcano.sh/Job``."""
+    """``PyTorchJob``, ``kubeflow.org/PyTorchJob``, ``batch.volcano.sh/Job``; a trailing
+    ``/version`` picks that version (``MPIJob/v1``), else the hub's version."""
+    version = None
+    head, _, last = name.rpartition("/")
+    if head and _VERSION.fullmatch(last):
+        name, version = head, last
     if "/" in name:
         group, kind = name.rsplit("/", 1)
-        return next((k for k in WORKLOAD_KINDS if k.group == group and k.kind == kind), None)
-    matches = [k for k in WORKLOAD_KINDS if k.kind == name]
-    return matches[0] if len(matches) == 1 else None
+        found = [k for k in WORKLOAD_KINDS if k.group == group and k.kind == kind]
+    else:
+        found = [k for k in WORKLOAD_KINDS if k.kind == name]
+    if len(found) != 1:
+        return None
+    if version is None:
+        return found[0]
+    return next((k for k in kind_versions(found[0].group, found[0].kind)
+                 if k.version == version), None)

@@ -5,6 +5,9 @@
   Kubernetes go.mod points at ``./staging/...``) with its published ``v0.N.M`` tag.
 * etcd: a wrapper module with a plain require of ``go.etcd.io/etcd/server/v3``.
 * kwok/kwokctl and MinIO: ``go install module@version`` (no replace directives).
+* The AI operators' CRDs (``crds-*``, see ``federation.dev.upstream``): ``go mod download
+  -json MODULE@VERSION`` into a throw-away module cache; the listed CRD files are kept,
+  as JSON, in ``<cache>/crds/<component>-<version>/``.
 
 Binaries land in ``<cache>/bin/<component>-<version>/``; a ``.complete`` marker makes the
 cache entry valid, so an interrupted build is redone, and a version change builds anew.
@@ -22,9 +25,12 @@ import shutil
 import subprocess
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
+from federation.dev.upstream import SOURCES, CrdSource, cached_name
 from federation.errors import ToolchainError
 
 log = logging.getLogger(__name__)
@@ -49,7 +55,8 @@ KWOK_STAGES = (
 class Component:
     name: str
     version: str
-    binaries: tuple[str, ...]
+    binaries: tuple[str, ...]  # files the cache entry must hold
+    subdir: str = "bin"
 
 
 COMPONENTS: dict[str, Component] = {
@@ -61,6 +68,8 @@ COMPONENTS: dict[str, Component] = {
     "etcd": Component("etcd", ETCD_VERSION, ("etcd",)),
     "kwok": Component("kwok", KWOK_VERSION, ("kwok", "kwokctl")),
     "minio": Component("minio", MINIO_VERSION, ("minio",)),
+    **{src.name: Component(src.name, src.version, src.cached_names, "crds")
+       for src in SOURCES.values()},
 }
 
 
@@ -75,17 +84,18 @@ def cache_root() -> Path:
 
 @dataclass(frozen=True, slots=True)
 class Binaries:
-    """Paths of the built binaries and data (kwok stage files)."""
+    """Paths of the built binaries and data (kwok stage files, the CRD directories)."""
 
     paths: dict[str, Path]
     kwok_stages: Path
+    crds: dict[str, Path] = field(default_factory=dict)  # CRD source name -> directory
 
     def __getitem__(self, name: str) -> Path:
         return self.paths[name]
 
 
 def component_dir(comp: Component, root: Path | None = None) -> Path:
-    return (root or cache_root()) / "bin" / f"{comp.name}-{comp.version}"
+    return (root or cache_root()) / comp.subdir / f"{comp.name}-{comp.version}"
 
 
 def is_built(comp: Component, root: Path | None = None) -> bool:
@@ -225,11 +235,38 @@ def _build_minio(comp: Component, work: Path, out: Path, logfile: Path, go: str)
           f"github.com/minio/minio@{comp.version}"], work, logfile, env)
 
 
+def _fetch_crds(comp: Component, work: Path, out: Path, logfile: Path, go: str) -> None:
+    src: CrdSource = SOURCES[comp.name]
+    env = _go_env({"GOMODCACHE": str(work / "modcache"), "GOFLAGS": "-modcacherw"})
+    try:
+        info = json.loads(_run([go, "mod", "download", "-json", f"{src.module}@{src.version}"],
+                               work, logfile, env))
+        copy_crds(src, Path(info["Dir"]), out)
+    finally:
+        shutil.rmtree(work / "modcache", ignore_errors=True)
+
+
+def copy_crds(src: CrdSource, module_dir: Path, out: Path) -> None:
+    """Each listed CRD file of the module, converted to JSON, into ``out``."""
+    for rel in src.files:
+        path = module_dir / rel
+        if not path.exists():
+            raise ToolchainError(f"{src.module}@{src.version} has no {rel}",
+                                 hint="the pinned version moved its CRDs: fix "
+                                      "federation/dev/upstream.py")
+        doc = yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        if not isinstance(doc, dict) or doc.get("kind") != "CustomResourceDefinition":
+            raise ToolchainError(f"{src.module}@{src.version}: {rel} is not a "
+                                 "CustomResourceDefinition")
+        (out / cached_name(rel)).write_text(json.dumps(doc, separators=(",", ":")))
+
+
 _BUILDERS = {
     "kubernetes": _build_kubernetes,
     "etcd": _build_etcd,
     "kwok": _build_kwok,
     "minio": _build_minio,
+    **{name: _fetch_crds for name in SOURCES},
 }
 
 
@@ -256,7 +293,8 @@ def build(names: Sequence[str] = tuple(COMPONENTS), *, root: Path | None = None,
             logfile.parent.mkdir(parents=True, exist_ok=True)
             logfile.write_text("")
             started = time.monotonic()
-            log.warning("building %s %s from the Go module proxy (log: %s)", comp.name,
+            log.warning("%s %s %s from the Go module proxy (log: %s)",
+                        "fetching" if comp.subdir == "crds" else "building", comp.name,
                         comp.version, logfile)
             _BUILDERS[name](comp, work, out, logfile, go)
             missing = [b for b in comp.binaries if not (out / b).exists()]
@@ -276,8 +314,12 @@ def ensure_binaries(names: Sequence[str] = tuple(COMPONENTS), *,
     if not all(is_built(COMPONENTS[n], base) for n in names):
         build(names, root=base)
     paths: dict[str, Path] = {}
+    crds: dict[str, Path] = {}
     for n in names:
         comp = COMPONENTS[n]
+        if comp.subdir == "crds":
+            crds[n] = component_dir(comp, base)
+            continue
         for b in comp.binaries:
             paths[b] = component_dir(comp, base) / b
-    return Binaries(paths, component_dir(COMPONENTS["kwok"], base) / "stages")
+    return Binaries(paths, component_dir(COMPONENTS["kwok"], base) / "stages", crds)

@@ -349,7 +349,7 @@ class LocalFleet:
         if c.role == "hub":
             client = await api_client(paths.admin_kubeconfig, c.context)
             try:
-                await crds.install(client, WORKLOAD_KINDS)  # the hub stores every kind
+                await crds.install(client, crds.hub_manifests(bins.crds))  # every kind
             finally:
                 await client.close()
             return
@@ -367,8 +367,8 @@ class LocalFleet:
         assert spec is not None
         client = await api_client(paths.admin_kubeconfig, c.context)
         try:
-            await crds.install(client, spec.simulate.workload_kinds if spec.simulate
-                               else WORKLOAD_KINDS)
+            await crds.install(client, crds.member_manifests(
+                spec.simulate.workload_kinds if spec.simulate else WORKLOAD_KINDS, bins.crds))
             if self.operators_enabled:
                 self._spawn(c, OPERATORS, cp.operators_argv(paths, c.context))
             await create_nodes(client, spec)

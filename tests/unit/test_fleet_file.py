@@ -131,3 +131,21 @@ def test_workload_kinds_default_to_all_and_are_validated() -> None:
     with pytest.raises(InputErrors, match="unknown workload kind 'PytorchJob'"):
         parse_fleet(MINIMAL.replace("      nodePools:",
                                     "      workloadKinds: [PytorchJob]\n      nodePools:"))
+
+
+def _kinds(listing: str) -> str:
+    return MINIMAL.replace("      nodePools:", f"      workloadKinds: {listing}\n      nodePools:")
+
+
+def test_workload_kind_version_is_chosen_per_cluster() -> None:
+    fleet = parse_fleet(_kinds("[MPIJob/v1, kubeflow.org/PyTorchJob]"), "m.yaml")
+    chosen = fleet.cluster("c1").simulate.workload_kinds  # type: ignore[union-attr]
+    assert [(k.kind, k.version) for k in chosen] == [("MPIJob", "v1"), ("PyTorchJob", "v1")]
+    default = parse_fleet(_kinds("[kubeflow.org/MPIJob]"), "m.yaml")
+    assert [k.version for k in default.cluster("c1").simulate.workload_kinds] == [  # type: ignore[union-attr]
+        "v2beta1"]
+    with pytest.raises(InputErrors, match="unknown workload kind 'MPIJob/v3'"):
+        parse_fleet(_kinds("[MPIJob/v3]"), "m.yaml")
+    with pytest.raises(InputErrors, match="MPIJob is listed at two versions") as err:
+        parse_fleet(_kinds("[MPIJob, MPIJob/v1]"), "m.yaml")
+    assert "workloadKinds[1]" in str(err.value)

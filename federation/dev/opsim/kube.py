@@ -13,7 +13,7 @@ from typing import Any, cast
 from kubernetes_asyncio import client as k8s
 from kubernetes_asyncio.client.exceptions import ApiException
 
-from federation.catalog.kinds import WORKLOAD_KINDS, WorkloadKind
+from federation.catalog.kinds import OTHER_VERSIONS, WORKLOAD_KINDS, WorkloadKind
 from federation.dev.opsim.common import (
     DEPLOYMENT,
     JOB,
@@ -42,21 +42,24 @@ def workload_kinds() -> dict[str, WorkloadKind]:
 
 
 async def served_kinds(api: k8s.ApiClient, timeout: float) -> dict[str, WorkloadKind]:
-    """The AI workload kinds this member serves, by kind key."""
+    """The AI workload kinds this member serves, by kind key, each at the version served
+    (the hub's version when a cluster serves several, e.g. MPIJob v2beta1 and v1)."""
     custom = k8s.CustomObjectsApi(api)
-    known = workload_kinds()
+    candidates = (*WORKLOAD_KINDS, *OTHER_VERSIONS)
     out: dict[str, WorkloadKind] = {}
-    for group, version in sorted({(k.group, k.version) for k in known.values()}):
+    served: set[tuple[str, str, str]] = set()
+    for group, version in sorted({(k.group, k.version) for k in candidates}):
         try:
             found = await custom.get_api_resources(group, version, _request_timeout=timeout)
         except ApiException as exc:
             if exc.status == 404:
                 continue
             raise
-        for res in found.resources or []:
-            key = f"{group}/{res.kind}"
-            if "/" not in res.name and key in known and known[key].version == version:
-                out[key] = known[key]
+        served |= {(group, version, str(res.kind)) for res in found.resources or []
+                   if "/" not in res.name}
+    for k in candidates:  # the hub's versions first
+        if (k.group, k.version, k.kind) in served:
+            out.setdefault(f"{k.group}/{k.kind}", k)
     return out
 
 

@@ -3,8 +3,9 @@
 The fleet has no TrainingRuntimes: every TrainJob runs as the ``torch-distributed`` runtime
 shapes it — a JobSet ``<trainjob>`` with one replicated job ``node`` whose Job runs
 ``numNodes`` pods (parallelism = completions) of the trainer container (``image``,
-``command``, ``args``, ``env``, ``resourcesPerNode``), with ``podSpecOverrides`` for the
-``node`` job applied (node selector, tolerations, service account). The simulated JobSet
+``command``, ``args``, ``env``, ``resourcesPerNode``), with ``podTemplateOverrides`` for
+the ``node`` job applied (pod labels and annotations; node selector, tolerations, affinity,
+service account, scheduling gates, image pull secrets, volumes). The simulated JobSet
 controller takes it from there. Needs the JobSet kind on the member, as the real
 trainer does.
 
@@ -52,15 +53,27 @@ def jobset(obj: Obj) -> Obj:
     env.append({"name": "PET_NNODES", "value": str(nodes)})
     container["env"] = env
     pod_spec: Obj = {"restartPolicy": "OnFailure", "containers": [container]}
-    for override in spec.get("podSpecOverrides") or []:
+    pod_labels = {STEP_LABEL: "trainer"}
+    pod_annotations: dict[str, str] = {}
+    for override in spec.get("podTemplateOverrides") or []:
         targets = {t.get("name") for t in override.get("targetJobs") or []
                    if isinstance(t, dict)}
         if "node" not in targets:
             continue
-        for key in ("nodeSelector", "tolerations", "serviceAccountName", "affinity"):
-            if override.get(key):
-                pod_spec[key] = copy.deepcopy(override[key])
+        over_spec = override.get("spec") or {}
+        for key in ("nodeSelector", "tolerations", "serviceAccountName", "affinity",
+                    "schedulingGates", "imagePullSecrets", "volumes"):
+            if over_spec.get(key):
+                pod_spec[key] = copy.deepcopy(over_spec[key])
+        over_meta = override.get("metadata") or {}
+        pod_labels = {**{str(k): str(v) for k, v in (over_meta.get("labels") or {}).items()},
+                      **pod_labels}
+        pod_annotations.update({str(k): str(v)
+                                for k, v in (over_meta.get("annotations") or {}).items()})
     step = {STEP_LABEL: "trainer"}
+    pod_meta: Obj = {"labels": pod_labels}
+    if pod_annotations:
+        pod_meta["annotations"] = pod_annotations
     labels = {str(k): str(v) for k, v in (spec.get("labels") or {}).items()}
     annotations = {str(k): str(v) for k, v in (spec.get("annotations") or {}).items()}
     return {"apiVersion": "jobset.x-k8s.io/v1alpha2", "kind": "JobSet",
@@ -69,7 +82,7 @@ def jobset(obj: Obj) -> Obj:
                 "metadata": {"labels": step},
                 "spec": {"parallelism": nodes, "completions": nodes, "backoffLimit": 0,
                          "completionMode": "Indexed",
-                         "template": {"metadata": {"labels": step}, "spec": pod_spec}}}}],
+                         "template": {"metadata": pod_meta, "spec": pod_spec}}}}],
                 "suspend": bool(spec.get("suspend"))}}
 
 

@@ -118,9 +118,11 @@ def trainjob() -> dict[str, Any]:
                                         "command": ["torchrun", "train.py"],
                                         "resourcesPerNode": {"limits": {
                                             "nvidia.com/gpu": "8"}}},
-                            "podSpecOverrides": [{
+                            "podTemplateOverrides": [{
                                 "targetJobs": [{"name": "node"}],
-                                "nodeSelector": {"nvidia.com/gpu.product": "H100"}}]}})
+                                "metadata": {"labels": {"tier": "gpu"}},
+                                "spec": {"nodeSelector": {
+                                    "nvidia.com/gpu.product": "H100"}}}]}})
 
 
 def test_trainjob_runs_as_a_jobset_and_mirrors_its_status() -> None:
@@ -134,6 +136,8 @@ def test_trainjob_runs_as_a_jobset_and_mirrors_its_status() -> None:
     assert (job_spec["parallelism"], job_spec["completions"]) == (2, 2)
     pod = job_spec["template"]["spec"]
     assert pod["nodeSelector"] == {"nvidia.com/gpu.product": "H100"}
+    assert job_spec["template"]["metadata"]["labels"] == {
+        "tier": "gpu", "trainer.kubeflow.org/trainjob-ancestor-step": "trainer"}
     (container,) = pod["containers"]
     assert container["resources"] == {"limits": {"nvidia.com/gpu": "8"}}
     assert container["command"] == ["torchrun", "train.py"]
