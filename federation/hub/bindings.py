@@ -4,8 +4,10 @@ One binding per template, in the template's namespace, named ``<name>-<kind>``. 
 holds the decision (clusters and replicas per component, the policy, the inputs it was
 made from) and what a restarted hub must know of a failover: the clusters that still hold
 an old copy to remove once they answer again (``pendingCleanup``, fencing) and the
-checkpoint a moved training job resumes from (``resume``). ``status`` holds conditions
-and per-cluster apply and workload state.
+checkpoint a moved training job resumes from (``resume``); ``clusterNames`` joins the
+clusters' names ("a,b") for ``kubectl get rb``; ``finished`` ("Succeeded"/"Failed") marks
+a job that finished: it holds no capacity and is never placed again. ``status`` holds
+conditions and per-cluster apply and workload state.
 """
 
 from __future__ import annotations
@@ -42,8 +44,10 @@ def binding_crd() -> dict[str, Any]:
                 "additionalPrinterColumns": [
                     {"name": "Kind", "type": "string", "jsonPath": ".spec.resource.kind"},
                     {"name": "Workload", "type": "string", "jsonPath": ".spec.resource.name"},
+                    # every cluster: the apiserver prints only the first value a
+                    # JSONPath finds (``.spec.clusters[*].name`` showed one cluster)
                     {"name": "Clusters", "type": "string",
-                     "jsonPath": ".spec.clusters[*].name"},
+                     "jsonPath": ".spec.clusterNames"},
                     {"name": "Scheduled", "type": "string",
                      "jsonPath": ".status.conditions[?(@.type==\"Scheduled\")].status"},
                     {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
@@ -107,6 +111,11 @@ def clusters_spec(placement: Placement,
             entry["hold"] = hold_to_json(hold)
         out.append(entry)
     return out
+
+
+def cluster_names(placement: Placement | None) -> str:
+    """``spec.clusterNames``: every cluster of the placement, comma-separated."""
+    return ",".join(placement.clusters) if placement else ""
 
 
 def holds_of(binding: Mapping[str, Any]) -> dict[str, Hold]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -35,8 +36,9 @@ from federation.hub import events
 from federation.hub.bindings import PLURAL as BINDINGS
 from federation.hub.bindings import TemplateKey, binding_crd, holds_of
 from federation.hub.deps import DependencySync
+from federation.hub.fleet import MemberView, member_view, roomier
 from federation.hub.http import HubMetrics
-from federation.hub.members import Members, WatchedKind, health_taints
+from federation.hub.members import Members, WatchedKind, discover_kinds, health_taints
 from federation.hub.queue import RESYNC, STATUS, WorkQueue
 from federation.hub.ratelimit import TokenBucket
 from federation.hub.reconcile import Outcome, Reconciler
@@ -69,6 +71,13 @@ RESERVED_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease"
 
 COPY_BATCH_SECONDS = 1.0
 MEMBER_SETTLE_SECONDS = 30.0
+# how often the fleet is looked at for room an unschedulable template could use (in
+# memory: the members' cached snapshots); unschedulable templates are queued at most
+# this often, and only when something changed
+FLEET_CHECK_SECONDS = 1.0
+# how often members holding a terminally failed copy (or, while some template is
+# unschedulable, every member) are asked again which kinds they serve
+KINDS_REFRESH_SECONDS = 30.0
 
 
 @dataclass
@@ -105,6 +114,12 @@ class Hub:
         self._seen: dict[TemplateKey, tuple[Any, ...]] = {}
         self.ledger = Ledger()
         self._deps: DependencySync | None = None
+        # templates the scheduler found no room for: queued again when the fleet changes
+        self.unschedulable: set[TemplateKey] = set()
+        # templates whose copy failed terminally on some clusters (e.g. kind not
+        # installed there): queued again when those clusters' kinds change
+        self.stuck: dict[TemplateKey, tuple[str, ...]] = {}
+        self._fleet_dirty = False
 
     # ---- caches ------------------------------------------------------------------------
     def _parsed(self, refl: ObjectCache | None) -> list[Any]:
@@ -262,6 +277,8 @@ class Hub:
                 ledger=self.ledger, deps=self._deps,
                 evictions=TokenBucket(cfg.eviction_rate, burst=max(1, int(cfg.eviction_rate))),
                 on_failover=lambda c: self.metrics.failovers.labels(cluster=c).inc(),
+                on_apply=lambda r: self.metrics.applies.labels(
+                    result=r.action, reason=r.reason).inc(),
                 record=partial(events.emit, hub))
             self.members = members
             async with asyncio.TaskGroup() as tg:
@@ -270,6 +287,8 @@ class Hub:
                     tg.create_task(refl.run(), name=f"reflector/{refl.name}")
                 tg.create_task(self._sync_members(hub, members), name="members")
                 tg.create_task(self._resync(), name="resync")
+                tg.create_task(self._watch_fleet(members), name="fleet")
+                tg.create_task(self._refresh_kinds(members), name="member-kinds")
                 tg.create_task(self._report_policies(hub), name="policy-status")
                 tg.create_task(self._publish_members(hub, members), name="member-status")
                 for i in range(cfg.workers):
@@ -499,6 +518,14 @@ class Hub:
                 self.metrics.placements.labels(
                     outcome="scheduled" if outcome.scheduled else
                     "not-scheduled" if outcome.selected else "not-selected").inc()
+                self._track(key, outcome)
+                if outcome.retry:
+                    # may pass on its own: per-key exponential backoff
+                    self.queue.add_rate_limited(key)
+                else:
+                    # done, or failed in a way only a change fixes (a condition says
+                    # which): the backoff starts afresh next time
+                    self.queue.forget(key)
                 if outcome.requeue is not None:
                     self.queue.add_after(key, outcome.requeue)
                 if outcome.status_due:
@@ -508,11 +535,76 @@ class Hub:
             except Exception as exc:  # one template's failure never stops the others
                 log.warning("reconcile %s failed: %s: %s", key, type(exc).__name__, exc)
                 self.metrics.reconciles.labels(result="error").inc()
-                self.queue.add_after(key, 2.0)
+                self.queue.add_rate_limited(key)
             finally:
                 self.metrics.reconcile_seconds.observe(
                     asyncio.get_running_loop().time() - started)
                 self.queue.done(key)
+
+    def _track(self, key: TemplateKey, outcome: Outcome) -> None:
+        """Keep the indexes of templates waiting for the fleet to change."""
+        if outcome.unschedulable:
+            self.unschedulable.add(key)
+        else:
+            self.unschedulable.discard(key)
+        if outcome.stuck_on:
+            self.stuck[key] = outcome.stuck_on
+        else:
+            self.stuck.pop(key, None)
+        if outcome.released:
+            self._fleet_dirty = True
+
+    async def _watch_fleet(self, members: Members) -> None:
+        """Queue the unschedulable templates again, highest priority first, when the
+        fleet may have room for them: capacity freed (pods finished, a binding let go of
+        its holds), a member added or its readiness, labels, taints or kinds changed.
+        Looked at once a second (the members' cached snapshots: no API calls), so a burst
+        of changes queues them once."""
+        views: dict[str, MemberView] = {}
+        while True:
+            await asyncio.sleep(FLEET_CHECK_SECONDS)
+            now = time.monotonic()
+            new = {n: member_view(members.snapshot(n, 0.0, now, False, self.ledger))
+                   for n in members.names()}
+            grew = roomier(views, new) or self._fleet_dirty
+            views, self._fleet_dirty = new, False
+            if grew and self.unschedulable:
+                self.fleet_changed()
+
+    def fleet_changed(self) -> None:
+        """Queue every unschedulable template, highest priority first."""
+        for key in sorted(self.unschedulable, key=self.priority, reverse=True):
+            self.queue.add(key)
+
+    async def _refresh_kinds(self, members: Members) -> None:
+        """Ask members again which kinds they serve: those holding a copy that failed
+        because its kind is not installed and, while a template is unschedulable, every
+        member (a kind installed there may make room). A change queues the templates
+        stuck on that member and the unschedulable ones (through ``_watch_fleet``)."""
+        while True:
+            await asyncio.sleep(KINDS_REFRESH_SECONDS)
+            wanted = {c for where in self.stuck.values() for c in where}
+            if self.unschedulable:
+                wanted.update(members.names())
+            for name in sorted(wanted):
+                rec = members.get(name)
+                if rec is None or rec.installed_kinds is None or not members.health(
+                        name).ready:
+                    continue
+                try:
+                    kinds = await discover_kinds(rec.applier.api)
+                except Exception as exc:  # the probe reports an unreachable member
+                    log.debug("member %s: discovery failed: %s", name, exc)
+                    continue
+                if kinds == rec.installed_kinds:
+                    continue
+                log.info("member %s serves other kinds now: +%s -%s", name,
+                         sorted(kinds - rec.installed_kinds),
+                         sorted(rec.installed_kinds - kinds))
+                rec.installed_kinds = kinds
+                for key, where in list(self.stuck.items()):
+                    if name in where:
+                        self.queue.add(key)
 
     def refresh_metrics(self) -> None:
         """Gauges read at scrape time."""

@@ -2,7 +2,7 @@
 
 Metrics live in a registry owned by the process's ``HubMetrics`` (no global registry):
 reconcile duration and outcomes, queue depth, per-member readiness, placements and
-failovers, leadership.
+failovers, applies to members by result, leadership.
 """
 
 from __future__ import annotations
@@ -34,6 +34,11 @@ class HubMetrics:
         self.failovers = Counter("fedctl_failovers_total",
                                  "Workloads moved off a NotReady member", ["cluster"],
                                  registry=r)
+        self.applies = Counter(
+            "fedctl_member_applies_total",
+            "Applies sent to members by result (created, updated, unchanged, conflict, "
+            "error) and reason of a failure (Forbidden, SchemaRejected, KindNotInstalled, "
+            "Conflict, Unreachable, ApplyFailed)", ["result", "reason"], registry=r)
         self.leader = Gauge("fedctl_leader", "1 while this process holds the hub lease",
                             registry=r)
 

@@ -11,8 +11,9 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any, Protocol
 
@@ -23,6 +24,7 @@ from federation.errors import FedctlError
 from federation.hub.bindings import (
     KIND,
     TemplateKey,
+    cluster_names,
     clusters_spec,
     condition,
     digest,
@@ -31,26 +33,26 @@ from federation.hub.bindings import (
 from federation.hub.deps import DependencySync, DepsResult, deps_from_json, deps_to_json
 from federation.hub.members import Members
 from federation.hub.ratelimit import TokenBucket
-from federation.interpreters.demand import extract_demand
+from federation.interpreters.demand import DemandError, extract_demand
 from federation.interpreters.interpreter import PHASE_ORDER, Interpreters
 from federation.model.demand import Demand
 from federation.model.placement import Decision, Placement
-from federation.scheduling.reservations import Ledger, holds_for
+from federation.scheduling.reservations import Hold, Ledger, holds_for
 from federation.scheduling.runtime import Scheduler
-from federation.syncer.apply import MemberApplier, is_ours, raw_dict
+from federation.syncer.apply import ApplyResult, MemberApplier, is_ours, raw_dict
 from federation.syncer.checkpoint import checkpoint_location
 from federation.syncer.dependencies import Dependency
 from federation.syncer.labels import BINDING_LABEL, FIELD_MANAGER
 from federation.syncer.render import MemberTarget, render
 from policies.match import select_overrides, select_policy
 from policies.models import GROUP, VERSION, Failover, OverridePolicy, PropagationPolicy
+from policies.source import format_path
 
 log = logging.getLogger(__name__)
 
 FINALIZER = "fedctl.dev/cleanup"
 TRAINING_GANGS = ("SingleCluster", "AllOrNothing")
 SA_TOKEN = "kubernetes.io/service-account-token"
-UNSCHEDULABLE_RETRY = 10.0  # seconds; capacity freed on members is not an event here
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +67,20 @@ class Outcome:
     # the decision changed and the status writes were left to a reconcile in the STATUS
     # band (the caller queues it)
     status_due: bool = False
+    # something failed that may pass on its own (a conflict, throttling, a 5xx, a
+    # member not answering): the caller retries with its per-key backoff. Errors that
+    # fail the same way until something changes (403, schema rejection, kind not
+    # installed, an invalid template) are terminal conditions instead: not retried
+    # until the template, its policy or the fleet changes.
+    retry: bool = False
+    # no room anywhere: retried when the fleet changes (capacity freed, a member's
+    # readiness, labels, taints or kinds), not on a timer
+    unschedulable: bool = False
+    # capacity this template held was given back (a finished job, a deleted template,
+    # a smaller placement): templates waiting for room are worth another look
+    released: bool = False
+    # clusters where the apply failed terminally (e.g. the kind is not installed there)
+    stuck_on: tuple[str, ...] = ()
 
 
 def _now() -> str:
@@ -86,7 +102,8 @@ class Reconciler:
                  evictions: TokenBucket | None = None,
                  deps: DependencySync | None = None,
                  on_failover: Callable[[str], None] | None = None,
-                 record: Recorder | None = None) -> None:
+                 record: Recorder | None = None,
+                 on_apply: Callable[[ApplyResult], None] | None = None) -> None:
         self.hub = hub
         self.members = members
         self.interpreters = interpreters
@@ -96,6 +113,7 @@ class Reconciler:
         self._template = template
         self._binding = binding
         self._on_failover = on_failover
+        self._on_apply = on_apply  # every apply sent to a member (metrics)
         self._record = record
         self.ledger = ledger if ledger is not None else Ledger()
         self._evictions = evictions if evictions is not None else TokenBucket(0)
@@ -109,6 +127,13 @@ class Reconciler:
 
     # ---- entry ---------------------------------------------------------------------------
     async def reconcile(self, key: TemplateKey) -> Outcome:
+        held = dict(self.ledger.holds(key.label))
+        outcome = await self._reconcile(key)
+        if _freed(held, self.ledger.holds(key.label)):
+            outcome = replace(outcome, released=True)
+        return outcome
+
+    async def _reconcile(self, key: TemplateKey) -> Outcome:
         tmpl = self._template(key)
         binding = self._binding(key)
         if tmpl is None or (tmpl.get("metadata") or {}).get("deletionTimestamp"):
@@ -141,10 +166,14 @@ class Reconciler:
                      binding: dict[str, Any] | None, policy: PropagationPolicy,
                      finalizer: asyncio.Future[None]) -> Outcome:
         labels = tmpl["metadata"].get("labels") or {}
+        finished = self._finished(key, tmpl, binding)
+        if finished is not None:
+            return await self._keep_finished(key, tmpl, binding, policy, finalizer, finished)
         try:
             demand = extract_demand(tmpl, self.interpreters)
         except FedctlError as exc:
-            bad = condition("Scheduled", False, "InvalidTemplate", str(exc), _now(),
+            text = _where(exc)
+            bad = condition("Scheduled", False, "InvalidTemplate", text, _now(),
                             _conds(binding))
             await self._events(tmpl, binding, [bad])
             state = failover_state(binding)
@@ -154,7 +183,7 @@ class Reconciler:
                                           ((binding or {}).get("spec") or {}).get(
                                               "dependencies"), key.namespace)))
             await self._write_binding(key, spec, binding, [bad], {})
-            return Outcome(False, (), f"invalid template: {exc}")
+            return Outcome(False, (), f"invalid template: {text}")
         previous = placement_of(binding)
         holding = frozenset(previous.clusters) if previous else frozenset()
         grace = float(policy.spec.failover.cluster_not_ready_seconds)
@@ -223,13 +252,79 @@ class Reconciler:
             writes += [self._events(tmpl, binding, conds),
                        self._write_template_status(key, tmpl, copies)]
         await asyncio.gather(*writes)
-        # copies becoming healthy and members coming back arrive as events: no polling
-        unsettled = any(not r["ok"] for r in applied.values())
-        waits = [w for w in (requeue, 3.0 if unsettled else None,
-                             UNSCHEDULABLE_RETRY if not decision.schedulable else None,
-                             self._toleration_left(holding, grace)) if w is not None]
+        # copies becoming healthy and members coming back arrive as events: no polling.
+        # A failed apply that may pass on its own goes back through the queue's backoff;
+        # one that fails the same way until something changes is a condition (above),
+        # and an unschedulable template waits for the fleet to change.
+        failed = [r for r in applied.values() if not r["ok"]]
+        waits = [w for w in (requeue, self._toleration_left(holding, grace)) if w is not None]
         return Outcome(decision.schedulable, placement.clusters, decision.message,
-                       min(waits) if waits else None, status_due=defer)
+                       min(waits) if waits else None, status_due=defer,
+                       retry=any(r.get("retryable", True) for r in failed),
+                       unschedulable=not decision.schedulable,
+                       stuck_on=tuple(sorted(c for c, r in applied.items()
+                                             if not r["ok"] and not r.get("retryable", True))))
+
+    # ---- finished jobs ------------------------------------------------------------------
+    def _finished(self, key: TemplateKey, tmpl: dict[str, Any],
+                  binding: dict[str, Any] | None) -> str | None:
+        """"Succeeded" or "Failed" when the job has finished: recorded in the binding (for
+        this template: same uid), or every copy of its placement, as watched, says so."""
+        spec = (binding or {}).get("spec") or {}
+        uid = tmpl["metadata"].get("uid")
+        if spec.get("finished") in ("Succeeded", "Failed") and (
+                (spec.get("resource") or {}).get("uid") == uid):
+            return str(spec["finished"])
+        placement = placement_of(binding)
+        if placement is None:
+            return None
+        phases = []
+        for cluster in placement.clusters:
+            _, copy = self.members.copy(cluster, key.api_version, key.kind, key.namespace,
+                                        key.name)
+            labels = (copy or {}).get("metadata", {}).get("labels") or {}
+            if copy is None or labels.get(BINDING_LABEL) != key.label:
+                return None
+            health = self.interpreters.health(copy)
+            if not health.finished:
+                return None
+            phases.append(health.phase)
+        return "Failed" if "Failed" in phases else "Succeeded"
+
+    async def _keep_finished(self, key: TemplateKey, tmpl: dict[str, Any],
+                             binding: dict[str, Any] | None, policy: PropagationPolicy,
+                             finalizer: asyncio.Future[None], phase: str) -> Outcome:
+        """A finished job keeps its record but gives its capacity back and is never
+        placed again: no hold (in the ledger nor in the binding, so a restarted hub holds
+        nothing either), no scheduling, no apply (a copy whose pods are gone is not
+        recreated). Its copies stay until the template is deleted."""
+        self.ledger.set(key.label, {})
+        placement = placement_of(binding) or Placement()
+        state = failover_state(binding)
+        copies = {}
+        for cluster in placement.clusters:
+            _, copy = self.members.copy(cluster, key.api_version, key.kind, key.namespace,
+                                        key.name)
+            if copy is not None:
+                copies[cluster] = copy
+        spec = self._binding_spec(key, tmpl, policy, placement,
+                                  list(state.get("pendingCleanup") or []), state,
+                                  _resume_of(state), tuple(deps_from_json(
+                                      ((binding or {}).get("spec") or {}).get("dependencies"),
+                                      key.namespace)))
+        spec["finished"] = phase
+        message = (f"the job {phase.lower()}; the capacity it held on "
+                   f"{', '.join(placement.clusters) or 'no cluster'} is released and it is "
+                   "not placed again")
+        conds = [condition("Scheduled", True, "Finished", message, _now(), _conds(binding)),
+                 *[c for c in _conds(binding) if c.get("type") != "Scheduled"]]
+        applied = {c: {"ok": True, "action": "unchanged", "message": ""}
+                   for c in placement.clusters}
+        await finalizer
+        await asyncio.gather(self._write_binding(key, spec, binding, conds, applied, copies),
+                             self._events(tmpl, binding, conds[:1]),
+                             self._write_template_status(key, tmpl, copies))
+        return Outcome(True, placement.clusters, message)
 
     def _toleration_left(self, holding: frozenset[str], grace: float) -> float | None:
         """Seconds until a NotReady cluster holding replicas exceeds its toleration (when
@@ -281,7 +376,9 @@ class Reconciler:
         for a in placement.assignments:
             rec = self.members.get(a.cluster)
             if rec is None:
-                applied[a.cluster] = {"ok": False, "message": "cluster is not registered"}
+                # (a member registering is a fleet change: every template is queued)
+                applied[a.cluster] = {"ok": False, "message": "cluster is not registered",
+                                      "retryable": False, "reason": "ClusterNotRegistered"}
                 continue
             spec = rec.spec
             target = MemberTarget(a.cluster, rec.labels, spec.get("region", ""),
@@ -300,7 +397,11 @@ class Reconciler:
                 continue
             res = await rec.applier.apply(obj, adopt=adopt,
                                           existing=cached if watched else None)
-            applied[a.cluster] = {"ok": res.ok, "action": res.action, "message": res.message}
+            if self._on_apply is not None:
+                self._on_apply(res)
+            applied[a.cluster] = {"ok": res.ok, "action": res.action, "message": res.message,
+                                  "retryable": res.retryable,
+                                  "reason": res.reason or "ApplyFailed"}
             if res.ok and res.object is not None:
                 copies[a.cluster] = res.object
                 self._applied[(a.cluster, key)] = (sent, _generation(res.object))
@@ -453,6 +554,7 @@ class Reconciler:
                       f"{policy.metadata.name}".replace("//", "/"),
             "clusters": clusters_spec(placement, self.ledger.holds(key.label))
             if placement else [],
+            "clusterNames": cluster_names(placement),
             "dependencies": deps_to_json(deps),
         }
         if cleanup:
@@ -628,4 +730,28 @@ def _applied_condition(applied: Mapping[str, dict[str, Any]],
         return condition("Applied", True, "Applied",
                          f"applied to {len(applied)} cluster(s)", _now(), _conds(binding))
     msg = "; ".join(f"{c}: {r.get('message', '')}" for c, r in sorted(failed.items()))
-    return condition("Applied", False, "ApplyFailed", msg, _now(), _conds(binding))
+    # the reason of a terminal failure says what to fix (Forbidden, SchemaRejected,
+    # KindNotInstalled); retryable ones (Conflict, Unreachable, ApplyFailed) come after
+    reasons = sorted(failed.values(), key=lambda r: bool(r.get("retryable", True)))
+    return condition("Applied", False, str(reasons[0].get("reason") or "ApplyFailed"), msg,
+                     _now(), _conds(binding))
+
+
+def _where(exc: FedctlError) -> str:
+    """An invalid template's message with the field it is about, as ``fedctl plan``
+    prints it: ``spec.pytorchReplicaSpecs.Worker.replicas: must not be negative``."""
+    path = format_path(exc.field_path) if isinstance(exc, DemandError) else ""
+    return f"{path}: {exc}" if path else str(exc)
+
+
+def _freed(before: Mapping[str, Hold], after: Mapping[str, Hold]) -> bool:
+    """Did a binding give back capacity (any replica shape held before and not now)?"""
+    for cluster, hold in before.items():
+        now = after.get(cluster)
+        if now is None:
+            if hold.shapes:
+                return True
+            continue
+        if Counter(dict(hold.shapes)) - Counter(dict(now.shapes)):
+            return True
+    return False

@@ -6,8 +6,8 @@
   (result ``conflict``) unless the caller adopts it explicitly.
 * Namespaces are created on demand, labelled as ours.
 * Errors are classified: retryable (conflict, throttling, 5xx, timeouts, connection) or
-  not (forbidden, schema rejection, kind not installed) so the caller can surface a
-  condition instead of retrying forever.
+  not (forbidden, schema rejection, kind not installed), with a ``reason``
+  (``error_reason``) so the caller can surface a condition instead of retrying forever.
 
 Kinds are resolved with kubernetes_asyncio's dynamic client (API discovery, cached per
 member in a file under ``cache_dir``, refreshed once when a kind is not found).
@@ -37,6 +37,8 @@ from federation.syncer.labels import (
 )
 
 RETRYABLE_STATUS = frozenset({409, 429, 500, 502, 503, 504})
+# a 500 that is really the object's fault: retrying the same object fails the same way
+SCHEMA_MARKERS = ("field not declared in schema", "strict decoding error", "unknown field")
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +49,9 @@ class ApplyResult:
     message: str = ""
     retryable: bool = False
     object: dict[str, Any] | None = None  # the object as the member returned it (apply)
+    # why it failed, for a condition: Forbidden, SchemaRejected, KindNotInstalled,
+    # Conflict (someone else's object), Unreachable, ApplyFailed
+    reason: str = ""
 
     @property
     def ok(self) -> bool:
@@ -59,6 +64,11 @@ def object_key(obj: dict[str, Any]) -> str:
     name = meta.get("name")
     where = f"{ns}/{name}" if ns else str(name)
     return f"{obj.get('apiVersion')}/{obj.get('kind')} {where}"
+
+
+def meta_of(obj: dict[str, Any]) -> dict[str, Any]:
+    meta: dict[str, Any] = obj.get("metadata") or {}
+    return meta
 
 
 def is_ours(obj: dict[str, Any]) -> bool:
@@ -89,6 +99,21 @@ def _api_message(exc: ApiException) -> str:
         except (ValueError, AttributeError):
             return text[:500]
     return f"HTTP {exc.status} {exc.reason}"
+
+
+def error_reason(status: int, message: str) -> tuple[str, bool]:
+    """(reason, retryable) of an API error answering a write of one object: a 403 or a
+    schema rejection (422 Invalid, 400 strict decoding, a 500 naming an undeclared
+    field) fails the same way until the object or the member's set-up changes; conflicts,
+    throttling and other 5xx are worth retrying."""
+    lowered = message.lower()
+    if status == 403:
+        return "Forbidden", False
+    if status in (400, 422) or (status == 500 and any(m in lowered for m in SCHEMA_MARKERS)):
+        return "SchemaRejected", False
+    if status in RETRYABLE_STATUS:
+        return "ApplyFailed", True
+    return "ApplyFailed", False
 
 
 def _changed(before: dict[str, Any], after: dict[str, Any], sent: dict[str, Any]) -> bool:
@@ -173,15 +198,24 @@ class MemberApplier:
         except ResourceNotFoundError:
             return ApplyResult(self.cluster, key, "error",
                                f"kind {obj.get('kind')} ({obj.get('apiVersion')}) is not "
-                               f"installed on cluster {self.cluster}", retryable=False)
+                               f"installed on cluster {self.cluster}", retryable=False,
+                               reason="KindNotInstalled")
         except ApiException as exc:
+            message = _api_message(exc)
+            if exc.status == 404:
+                # the namespace we created was deleted meanwhile: create it again
+                self._namespaces.discard(str(meta_of(obj).get("namespace")))
+                return ApplyResult(self.cluster, key, "error",
+                                   f"cluster {self.cluster} answered HTTP 404: {message}",
+                                   retryable=True, reason="ApplyFailed")
+            reason, retryable = error_reason(int(exc.status or 0), message)
             return ApplyResult(self.cluster, key, "error",
-                               f"HTTP {exc.status}: {_api_message(exc)}",
-                               retryable=exc.status in RETRYABLE_STATUS)
+                               f"cluster {self.cluster} answered HTTP {exc.status}: "
+                               f"{message}", retryable=retryable, reason=reason)
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             return ApplyResult(self.cluster, key, "error",
                                f"cluster {self.cluster} unreachable: {type(exc).__name__}",
-                               retryable=True)
+                               retryable=True, reason="Unreachable")
 
     async def _apply(self, obj: dict[str, Any], key: str, adopt: bool,
                      existing: dict[str, Any] | None) -> ApplyResult:
@@ -200,7 +234,8 @@ class MemberApplier:
             return ApplyResult(self.cluster, key, "conflict",
                                f"{key} already exists on {self.cluster} and is not managed "
                                "by fedctl; it was left unchanged (set the policy's "
-                               "conflictResolution: Overwrite to adopt it)")
+                               "conflictResolution: Overwrite to adopt it)",
+                               retryable=True, reason="Conflict")
         dyn = await self._dynamic()
         applied: dict[str, Any] = await dyn.server_side_apply(
             res, body=obj, name=name, namespace=namespace if res.namespaced else None,
