@@ -43,6 +43,7 @@ from federation.errors import FedctlError
 from federation.interpreters import paths
 from federation.interpreters.interpreter import ComponentView, Interpreters
 from federation.model.quantity import QuantityError, parse_quantity
+from federation.syncer.fieldpath import format_path
 
 GPU_RESOURCE = "nvidia.com/gpu"
 PRODUCT_LABEL = "nvidia.com/gpu.product"
@@ -56,14 +57,6 @@ class GpuPinConflict(FedctlError):
     def __init__(self, path: paths.Concrete, message: str, hint: str) -> None:
         self.field_path = path
         super().__init__(f"{format_path(path)}: {message}", hint=hint)
-
-
-def format_path(path: paths.Concrete) -> str:
-    """``("spec", "containers", 0, "image")`` -> ``spec.containers[0].image``."""
-    out = ""
-    for seg in path:
-        out += f"[{seg}]" if isinstance(seg, int) else (f".{seg}" if out else seg)
-    return out
 
 
 def label_value(product: str) -> str:

@@ -9,10 +9,10 @@ import pytest
 
 from federation.interpreters.interpreter import Interpreters
 from federation.interpreters.spec import ComponentRule, KindSpec
+from federation.syncer.fieldpath import format_path
 from federation.syncer.gpu_pin import (
     PRODUCT_LABEL,
     GpuPinConflict,
-    format_path,
     label_value,
     pin_gpu_product,
 )
