@@ -2,9 +2,13 @@
 
     fedctl plan -f workload.yaml -p policy.yaml --fleet clusters.example.yaml [-o json]
 
-Reads the workload(s), the policies and the fleet file, builds a snapshot of the fleet
+Reads the workload, the policies and the fleet file, builds a snapshot of the fleet
 (simulated node pools, catalog prices), runs the scheduler and prints the decision table.
-Exit status: 0 when every workload is schedulable, 2 when one is not, 1 on input errors.
+The workload file holds one workload; other documents in it may be the ConfigMaps, Secrets
+and ServiceAccounts it references (as upstream samples ship them): they are checked and
+listed as following the workload to its clusters, and a referenced one that is missing is
+reported as the hub would report it.
+Exit status: 0 when the workload is schedulable, 2 when it is not, 1 on input errors.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import yaml
 
 from federation.catalog.egress import load_egress_matrix
 from federation.catalog.prices import PriceCatalog, load_price_catalog
+from federation.cli.plan_deps import PlannedDependency, describe, plan_dependencies, split_workload
 from federation.errors import InputError
 from federation.fleet import load_fleet_file
 from federation.interpreters import DemandError, extract_demand
@@ -39,7 +44,9 @@ SHORT = {"cost": "COST", "dataLocality": "DATA", "gpuPreference": "GPU-PREF",
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("plan", help="show where a workload would be placed, and why",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("-f", "--filename", required=True, help="workload YAML (one or more docs)")
+    p.add_argument("-f", "--filename", required=True,
+                   help="workload YAML: one workload, plus the ConfigMaps, Secrets and "
+                        "ServiceAccounts it references")
     p.add_argument("-p", "--policy", required=True, action="append",
                    help="policy YAML (repeatable)")
     p.add_argument("--fleet", default="clusters.example.yaml", help="fleet file")
@@ -77,14 +84,14 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     if not policies:
         raise InputError("no PropagationPolicy or ClusterPropagationPolicy found",
                          file=", ".join(args.policy))
-    plans = [_plan_one(doc, policies, clusters, scheduler) for doc in load_file(args.filename)]
-    if not plans:
-        raise InputError("no workload found", file=args.filename)
+    workload, others = split_workload(load_file(args.filename), args.filename)
+    demand, policy, decision = _plan_one(workload, policies, clusters, scheduler)
+    deps, unreferenced = plan_dependencies(workload, others, policy.spec.propagate_deps)
+    placed = sorted({a.cluster for a in decision.placement.assignments})
+    plans = [(demand, policy, decision)]
     if args.output == "table":
-        for i, (demand, policy, decision) in enumerate(plans):
-            if i:
-                out.write("\n")
-            out.write(render_table(demand, policy, decision))
+        out.write(render_table(demand, policy, decision))
+        out.write(render_dependencies(deps, [describe(d) for d in unreferenced], placed))
         out.write(_catalog_line(catalog) + "\n")
     else:
         data = {
@@ -95,6 +102,10 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
                              "namespace": d.namespace, "name": d.name},
                 "policy": _policy_ref(p),
                 "decision": decision_to_dict(dec),
+                "dependencies": [{**pd.to_json(),
+                                  "clusters": placed if pd.state == "follows" else []}
+                                 for pd in deps],
+                "unreferenced": [describe(d) for d in unreferenced],
             } for d, p, dec in plans],
         }
         if args.output == "json":
@@ -120,6 +131,21 @@ def _plan_one(doc: Document, policies: list[PropagationPolicy],
                          file=doc.file, line=doc.start_line,
                          hint=f"policies given: {names}; check resourceSelectors")
     return demand, policy, scheduler.schedule(clusters, demand, policy.spec.placement)
+
+
+def render_dependencies(deps: list[PlannedDependency], unreferenced: list[str],
+                        placed: list[str]) -> str:
+    """The referenced objects and where they go; empty when there are none."""
+    lines = []
+    if deps:
+        where = ", ".join(placed) if placed else "no cluster: the workload is not placed"
+        lines.append(f"referenced objects (follow the workload to {where}):")
+        width = max(len(pd.ref) for pd in deps)
+        lines.extend(f"  {pd.ref.ljust(width)}  {pd.note()}" for pd in deps)
+    if unreferenced:
+        lines.append("not referenced by the workload (propagated only if a policy selects "
+                     "them): " + ", ".join(unreferenced))
+    return "".join(line + "\n" for line in lines)
 
 
 def _policy_ref(p: PropagationPolicy) -> str:

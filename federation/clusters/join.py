@@ -180,10 +180,37 @@ async def join(hub: k8s.ApiClient, fleet: Fleet, dev_state_dir: Path | None) -> 
 
 
 async def list_members(hub: k8s.ApiClient) -> list[dict[str, Any]]:
-    got = await k8s.CustomObjectsApi(hub).list_cluster_custom_object(
-        GROUP, VERSION, "memberclusters", _request_timeout=DEFAULT_TIMEOUT)
+    """The MemberClusters by name; none when the hub does not serve the CRD yet (404)."""
+    try:
+        got = await k8s.CustomObjectsApi(hub).list_cluster_custom_object(
+            GROUP, VERSION, "memberclusters", _request_timeout=DEFAULT_TIMEOUT)
+    except ApiException as exc:
+        if exc.status == 404:  # no `fedctl clusters join` has installed the CRDs
+            return []
+        raise
     items: list[dict[str, Any]] = got.get("items") or []
     return sorted(items, key=lambda o: o["metadata"]["name"])
+
+
+async def get_member(hub: k8s.ApiClient, name: str) -> dict[str, Any] | None:
+    """One MemberCluster, or None when there is no such object (or no CRD)."""
+    try:
+        got: dict[str, Any] = await k8s.CustomObjectsApi(hub).get_cluster_custom_object(
+            GROUP, VERSION, "memberclusters", name, _request_timeout=DEFAULT_TIMEOUT)
+    except ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise
+    return got
+
+
+async def merge_patch_member(hub: k8s.ApiClient, name: str, patch: dict[str, Any], *,
+                             field_manager: str = FIELD_MANAGER) -> dict[str, Any]:
+    """Apply a JSON merge patch (RFC 7386) to a MemberCluster; returns the new object."""
+    got: dict[str, Any] = await cast(Any, k8s.CustomObjectsApi(hub)).patch_cluster_custom_object(
+        GROUP, VERSION, "memberclusters", name, patch, field_manager=field_manager,
+        _content_type="application/merge-patch+json", _request_timeout=DEFAULT_TIMEOUT)
+    return got
 
 
 async def read_member_kubeconfig(hub: k8s.ApiClient, member: dict[str, Any]) -> dict[str, Any]:
