@@ -35,6 +35,8 @@ DEFAULT_SCORE_WEIGHTS: tuple[tuple[str, float], ...] = (
 SCORE_PLUGINS: tuple[str, ...] = tuple(name for name, _ in DEFAULT_SCORE_WEIGHTS)
 
 #: Kinds whose replicas form a training gang: all in one cluster unless the policy says so.
+#: Only a fallback for demands that do not carry their kind's ``gang`` (the interpreters'
+#: ``KindSpec.gang`` is the source: it also knows Volcano's ``batch.volcano.sh/Job``).
 TRAINING_KINDS: frozenset[str] = frozenset(
     {"PyTorchJob", "TFJob", "MPIJob", "XGBoostJob", "PaddleJob", "JAXJob", "JobSet",
      "TrainJob", "RayJob"}
@@ -464,12 +466,15 @@ class Placement:
             out["cost"] = self.cost.weight
         return out
 
-    def gang_mode(self, kind: str) -> str:
-        """The gang mode in force: explicit, else SingleCluster for training kinds (or
-        AllOrNothing when a spread constraint asks for several groups)."""
+    def gang_mode(self, kind: str, gang: bool | None = None) -> str:
+        """The gang mode in force: explicit, else SingleCluster for gang kinds (or
+        AllOrNothing when a spread constraint asks for several groups). ``gang`` is the
+        kind's own default (its interpreter's ``gang``); None falls back to the kind name
+        (``TRAINING_KINDS``)."""
         if self.gang.mode is not None:
             return self.gang.mode
-        if kind in TRAINING_KINDS and self.replica_scheduling.type == "Divided":
+        is_gang = kind in TRAINING_KINDS if gang is None else gang
+        if is_gang and self.replica_scheduling.type == "Divided":
             if any(sc.min_groups > 1 for sc in self.spread_constraints):
                 return "AllOrNothing"
             return "SingleCluster"

@@ -1,8 +1,9 @@
-"""Extract a workload's demand (components x replicas x per-replica resources).
+"""Extract a workload's demand (components x replicas x pods per replica x per-pod resources).
 
 Pure functions on the raw Kubernetes object (a dict). The kind's interpreter
-(``federation.interpreters``, built-in or declarative) names its components, replicas and
-containers; per-replica resources come from those containers:
+(``federation.interpreters``, built-in or declarative) names its components, replicas (in
+the unit the kind's field counts: a JobSet's replicated job counts Jobs), pods per replica
+(the Job's parallelism) and containers; per-pod resources come from those containers:
 the sum of the containers' requests (limits when a request is absent, as Kubernetes
 defaults them) or the largest init container, whichever is bigger. A template pinned to a
 GPU product by ``nodeSelector: {nvidia.com/gpu.product: ...}`` carries that product.
@@ -116,7 +117,8 @@ def _component(obj: dict[str, Any], view: ComponentView) -> Component:
     if view.pod_spec_path is not None:
         spec = get_at(obj, view.pod_spec_path)
         product = _pinned_product(spec, view.pod_spec_path)
-    return Component(view.name, view.pods, total[0], total[1], total[2], product)
+    return Component(view.name, view.replicas, total[0], total[1], total[2], product,
+                     pods_per_replica=view.pods_per_replica)
 
 
 def _missing(rule: ComponentRule) -> DemandError:
@@ -152,9 +154,10 @@ def extract_demand(obj: Any, interpreters: Interpreters | None = None) -> Demand
     if not name:
         raise DemandError(("metadata", "name"), "missing name")
     labels = _get(meta, ("metadata",), "labels", dict, {})
+    kind_spec = interp.spec_for(obj)
     views = interp.components(obj)
     if not views:
-        raise _missing(interp.spec_for(obj).components[0])
+        raise _missing(kind_spec.components[0])
     components = tuple(_component(obj, v) for v in views)
     artifacts = tuple(uri for _path, uri in interp.storage_uris(obj))
     return Demand(
@@ -165,5 +168,7 @@ def extract_demand(obj: Any, interpreters: Interpreters | None = None) -> Demand
         components=components,
         labels=tuple(sorted((str(k), str(v)) for k, v in labels.items())),
         artifacts=artifacts,
-        duplicated=interp.spec_for(obj).duplicated,
+        duplicated=kind_spec.duplicated,
+        gang=kind_spec.gang,
+        divisible=kind_spec.divisible,
     )

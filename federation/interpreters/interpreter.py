@@ -14,8 +14,9 @@ from typing import Any
 
 from federation.errors import FedctlError
 from federation.interpreters import paths
+from federation.interpreters.aggregate import aggregate_status
 from federation.interpreters.builtin import BUILTIN
-from federation.interpreters.spec import ComponentRule, KindSpec
+from federation.interpreters.spec import ComponentRule, KindSpec, status_path
 
 PHASE_ORDER = {"Failed": 4, "Pending": 3, "Running": 2, "Ready": 1, "Succeeded": 0}
 
@@ -32,6 +33,12 @@ class ComponentView:
     pod_spec_path: paths.Concrete | None
     container_paths: tuple[paths.Concrete, ...]
     pods_per_replica: int = 1
+    # where the component lives (a map key's or list item's path; its pod spec for a
+    # component at the object root), what a copy without it does (ComponentRule.absent),
+    # and the counts clamped to its share
+    entry_path: paths.Concrete | None = None
+    absent: str = "zero"
+    clamp_paths: tuple[paths.Concrete, ...] = ()
 
     @property
     def pods(self) -> int:
@@ -128,14 +135,20 @@ class Interpreters:
             if rule.replicas:
                 replicas_path = (*base, *_concrete(rule.replicas))
                 replicas = _int(paths.get_at(obj, replicas_path), rule.default_replicas)
+            # the first count (1 when unset), at most each further one that is set: a
+            # Job runs min(parallelism, completions) pods at once
             per = 1
-            if rule.pods_per_replica:
-                per = max(1, _int(paths.get_at(obj, (*base, *_concrete(rule.pods_per_replica))),
-                                  1))
+            for i, expr in enumerate(rule.pods_per_replica):
+                value = paths.get_at(obj, (*base, *_concrete(expr)))
+                if isinstance(value, int) and not isinstance(value, bool):
+                    per = value if i == 0 else min(per, value)
+            per = max(1, per)
             out.append(ComponentView(
                 name=_name(rule.name, base, entry), replicas=replicas,
                 replicas_path=replicas_path, pod_spec_path=pod_spec,
-                container_paths=tuple(containers), pods_per_replica=per))
+                container_paths=tuple(containers), pods_per_replica=per,
+                entry_path=base if rule.each else pod_spec, absent=rule.absent,
+                clamp_paths=tuple((*base, *_concrete(e)) for e in rule.clamp)))
         return out
 
     def without_pod_specs(self, obj: dict[str, Any]) -> dict[str, Any]:
@@ -157,19 +170,51 @@ class Interpreters:
         return {c.name: c.replicas for c in self.components(obj)}
 
     def with_replicas(self, obj: dict[str, Any], replicas: Mapping[str, int]) -> dict[str, Any]:
-        """A copy of ``obj`` with each named component's replicas set."""
+        """A copy of ``obj`` holding the share ``replicas`` (component -> replicas, in the
+        unit the component's replicas field counts, as ``components`` reads it).
+
+        A component the share leaves out (or gives 0) has no replicas in this copy: its
+        replicas field is set to 0, or its entry removed, or it is kept, as its rule's
+        ``absent`` says, so a copy never runs a part at the template's count that the
+        placement put elsewhere. Counts that must not exceed the share (``clamp``,
+        ``clamp_total``: Volcano's minAvailable) are lowered to it."""
+        spec = self.spec_for(obj)
         out = paths.deep_copy(obj)
+        removals: list[paths.Concrete] = []
+        total = 0
         for comp in self.components(obj):
-            if comp.name not in replicas:
-                continue
+            n = int(replicas.get(comp.name, 0))
             if comp.replicas_path is None:
-                if replicas[comp.name] != comp.replicas:
+                if n and n != comp.replicas:
                     raise FedctlError(f"{obj.get('kind')} component {comp.name!r} has a fixed "
                                       f"replica count of {comp.replicas}")
+                if n or comp.absent != "remove" or comp.entry_path is None:
+                    total += comp.replicas
+                    continue  # a fixed part: every copy has it (a Ray head)
+            if n == 0 and comp.absent == "keep":
+                total += comp.replicas
                 continue
-            paths.set_at(out, comp.replicas_path, int(replicas[comp.name]))
-            if self.spec_for(obj).key == "batch/Job":
-                _job_completions(out, obj, int(replicas[comp.name]))
+            if n == 0 and comp.absent == "remove" and comp.entry_path is not None:
+                removals.append(comp.entry_path)
+                continue
+            total += n
+            if comp.replicas_path is not None:
+                paths.set_at(out, comp.replicas_path, n)
+            for cpath in comp.clamp_paths:
+                _clamp(out, cpath, n)
+            if spec.key == "batch/Job":
+                _job_completions(out, obj, n)
+        for expr in spec.clamp_total:
+            for cpath, _value in list(paths.resolve(out, expr)):
+                _clamp(out, cpath, total)
+        # list items last index first, so earlier indexes stay valid
+        for path in sorted(removals, key=lambda p: [(0, k) if isinstance(k, int) else (1, 0)
+                                                     for k in p], reverse=True):
+            parent = paths.get_at(out, path[:-1])
+            if isinstance(parent, dict):
+                parent.pop(path[-1], None)
+            elif isinstance(parent, list) and isinstance(path[-1], int):
+                del parent[path[-1]]
         return out
 
     def prune_generated(self, obj: dict[str, Any]) -> None:
@@ -240,49 +285,45 @@ class Interpreters:
             return WorkloadHealth("Pending", "conditions: " + (", ".join(waiting) or "none true"))
         return WorkloadHealth("Pending", "no status yet")
 
+    def finished(self, obj: Mapping[str, Any]) -> bool:
+        """Whether this object ran to an end (Succeeded or Failed) and holds nothing more:
+        exactly ``health(obj).finished``."""
+        return self.health(obj).finished
+
+    def all_finished(self, copies: Mapping[str, Mapping[str, Any]]) -> bool:
+        """Whether a workload is finished: it has copies and every one is Succeeded or
+        Failed (a divided job whose other copy still runs is not). Serving kinds and kinds
+        read by ``present`` never finish."""
+        return bool(copies) and all(self.finished(c) for c in copies.values())
+
     def summed_status_keys(self, template: Mapping[str, Any]) -> tuple[str, ...]:
         """The top-level status keys ``aggregate`` writes sums under (present only when
         some copy reports the field)."""
-        return tuple(dict.fromkeys(_status_path(e)[0]
-                                   for e in self.spec_for(template).sum_fields))
+        return tuple(dict.fromkeys(status_path(e)[0]
+                                   for e in self.spec_for(template).aggregation.sum))
+
+    def status_keys(self, template: Mapping[str, Any]) -> tuple[str, ...]:
+        """Every top-level status key ``aggregate`` may write for this kind."""
+        return self.spec_for(template).aggregation.top_keys()
 
     def aggregate(self, template: Mapping[str, Any],
                   members: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
-        """The hub template's status from the members' copies.
-
-        Summed fields (e.g. readyReplicas) are added up; the phase is the worst member's
-        (Failed > Pending > Running > Ready > Succeeded); per-cluster phases are listed.
-        """
+        """The hub template's status from the members' copies, in the kind's own status
+        fields (its ``StatusAggregation``: counters summed, conditions merged, the worst
+        copy's state, times), so the hub's object reads like one cluster's. Per-cluster
+        phases are not here: they belong on the ResourceBinding."""
         spec = self.spec_for(template)
-        status: dict[str, Any] = {}
-        for expr in spec.sum_fields:
-            total = 0
-            seen = False
-            for obj in members.values():
-                v = paths.first(obj, expr)
-                if isinstance(v, int) and not isinstance(v, bool):
-                    total += v
-                    seen = True
-            if seen:
-                paths.set_at(status, _status_path(expr), total)
-        per_cluster = {name: self.health(obj) for name, obj in sorted(members.items())}
-        if per_cluster:
-            worst = max(per_cluster.values(), key=lambda h: PHASE_ORDER[h.phase])
-            status["phase"] = worst.phase
-        status["clusters"] = [{"name": n, "phase": h.phase, "message": h.message}
-                              for n, h in per_cluster.items()]
-        return status
+        return aggregate_status(spec, members, lambda obj: self.health(obj).healthy)
 
 
 # what makes a pod spec big, and what the hub never reads from a member's copy
 POD_SPEC_BULK = ("containers", "initContainers", "ephemeralContainers", "volumes")
 
 
-def _status_path(expr: str) -> tuple[str, ...]:
-    """Where a summed field goes in the hub's status: ``status.readyReplicas`` ->
-    ``("readyReplicas",)``."""
-    key = expr.split(".", 1)[1] if expr.startswith("status.") else expr
-    return tuple(key.split("."))
+def _clamp(obj: dict[str, Any], path: paths.Concrete, most: int) -> None:
+    value = paths.get_at(obj, path)
+    if isinstance(value, int) and not isinstance(value, bool) and value > most:
+        paths.set_at(obj, path, most)
 
 
 def _severity(phase: str) -> int:

@@ -58,7 +58,11 @@ class ClusterSnapshot:
     ready: bool = True
     edge: bool = False
     node_groups: tuple[NodeGroup, ...] = ()
-    installed_kinds: frozenset[str] | None = None  # "group/Kind"; None = not known
+    # "group/Kind" ("Kind" for the core group) for every kind served, plus, when known,
+    # "group/version/Kind" ("v1/Kind") per served version: then a template's apiVersion
+    # must be one of them (a member with training-operator's MPIJob v1 does not serve
+    # mpi-operator's v2beta1). None = not known.
+    installed_kinds: frozenset[str] | None = None
     prices: Mapping[str, GpuPrice] = field(default_factory=dict)
     vcpu_hourly: float = 0.0
     spot_available: bool = False
@@ -73,6 +77,8 @@ class ClusterSnapshot:
     max_gpus_per_node: Mapping[str, int] = field(init=False, default_factory=dict)
     # product -> its node groups, in ``node_groups`` order
     gpu_groups: Mapping[str, tuple[NodeGroup, ...]] = field(init=False, default_factory=dict)
+    # "group/Kind" -> versions served, from the versioned entries of ``installed_kinds``
+    kind_versions: Mapping[str, frozenset[str]] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         products = frozenset(g.gpu_product for g in self.node_groups if g.gpu_product)
@@ -93,6 +99,16 @@ class ClusterSnapshot:
                            sum(g.count * g.gpus_allocatable for g in self.node_groups))
         object.__setattr__(self, "cpu_free_millis",
                            sum(g.count * g.cpu_free_millis for g in self.node_groups))
+        versions: dict[str, set[str]] = {}
+        for entry in self.installed_kinds or ():
+            group_version, _, kind = entry.rpartition("/")
+            if "/" in group_version:  # "group/version/Kind"
+                group, _, version = group_version.partition("/")
+                versions.setdefault(f"{group}/{kind}", set()).add(version)
+            elif group_version.startswith("v") and group_version[1:2].isdigit():
+                versions.setdefault(kind, set()).add(group_version)  # "v1/Pod"
+        object.__setattr__(self, "kind_versions",
+                           {k: frozenset(v) for k, v in versions.items()})
 
     def group_value(self, spread_by: str) -> str:
         if spread_by == "cluster":

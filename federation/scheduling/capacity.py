@@ -1,7 +1,9 @@
 """How many replicas fit where: per node group, and packing a whole demand.
 
-A replica needs ``gpus`` GPUs of one product on one node plus CPU and memory on that node.
-Capacity is counted per group of identical nodes, so no node list is ever expanded.
+A pod needs ``gpus`` GPUs of one product on one node plus CPU and memory on that node; a
+replica is ``pods_per_replica`` such pods (a JobSet's Job of parallelism 4 is 4 pods, which
+may land on different nodes). Capacity is counted per group of identical nodes, so no node
+list is ever expanded.
 """
 
 from __future__ import annotations
@@ -36,6 +38,12 @@ def per_node(gpus: int, cpu: int, mem: int, comp: Component) -> int:
 
 def capacity(groups: Iterable[NodeGroup], comp: Component, product: str | None) -> int:
     """Replicas of ``comp`` that fit in these groups (alone)."""
+    total = pod_capacity(groups, comp, product)
+    return total if total >= UNBOUNDED else total // comp.pods_per_replica
+
+
+def pod_capacity(groups: Iterable[NodeGroup], comp: Component, product: str | None) -> int:
+    """Pods of ``comp`` that fit in these groups (alone)."""
     total = 0
     for g in groups:
         if not eligible(g, comp, product):
@@ -48,7 +56,9 @@ def capacity(groups: Iterable[NodeGroup], comp: Component, product: str | None) 
 
 def pack(groups: Sequence[NodeGroup], demand: Sequence[tuple[Component, int]],
          product: str | None) -> list[NodeGroup] | None:
-    """Place ``n`` replicas of each component (biggest first, first fit over groups).
+    """Place ``n`` replicas of each component (biggest first, first fit over groups); each
+    replica is ``pods_per_replica`` pods, placed pod by pod (pods are identical, so
+    counting pod slots is exact for one component).
 
     Returns the groups left over, or None if something does not fit. Greedy, so it can
     miss a packing in contrived mixes; it never reports a packing that does not exist.
@@ -56,9 +66,10 @@ def pack(groups: Sequence[NodeGroup], demand: Sequence[tuple[Component, int]],
     slots = list(groups)
     order = sorted(demand, key=lambda cn: (cn[0].gpus, cn[0].cpu_millis, cn[0].memory_bytes),
                    reverse=True)
-    for comp, need in order:
-        if need <= 0:
+    for comp, replicas in order:
+        if replicas <= 0:
             continue
+        need = replicas * comp.pods_per_replica
         nxt: list[NodeGroup] = []
         for g in slots:
             if need == 0 or not eligible(g, comp, product):

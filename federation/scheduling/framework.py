@@ -65,10 +65,15 @@ class Context:
         self.egress = egress
         self.demand = effective_demand(demand, policy)
         self.components = tuple(c for c in self.demand.components if c.replicas > 0)
-        self.gang = "None" if demand.duplicated else policy.gang_mode(demand.kind)
+        # the gang default is the kind's (KindSpec.gang, carried by the demand); a policy's
+        # explicit gang mode wins, except that a kind whose copies are not valid with part
+        # of the replicas (an MPIJob: one Launcher) is never divided
+        self.gang = "None" if demand.duplicated else policy.gang_mode(demand.kind, demand.gang)
         # kinds without replicas are copied to every selected cluster whatever the policy
         self.duplicated = (policy.replica_scheduling.type == "Duplicated"
                            or self.demand.duplicated)
+        if not demand.divisible and not self.duplicated:
+            self.gang = GANG_SINGLE
         self.whole = self.duplicated or self.gang == GANG_SINGLE
         self.weights = policy.weights()
         self.terms = policy.terms()
@@ -79,6 +84,8 @@ class Context:
         # as API discovery names kinds: "group/Kind", "Kind" alone for the core group
         self.kind_key = (f"{self.demand.group}/{self.demand.kind}" if self.demand.group
                          else self.demand.kind)
+        # the version part of the template's apiVersion ("v2beta1", "v1")
+        self.kind_version = self.demand.api_version.rpartition("/")[2]
         gpu = policy.gpu
         self.gpu_components = tuple(c for c in self.components if c.gpus > 0)
         self.needs_gpu = bool(self.gpu_components)
@@ -218,9 +225,10 @@ class Context:
                         if n < k:
                             k = n
                     total += grp.count * k
-            room = total if total < cap.UNBOUNDED else cap.UNBOUNDED
-            unit_cost = g * gpu_price if g else c.cpu_millis / 1000 * cluster.vcpu_hourly
-            return Fit(product, {c.name: room}, total >= c.replicas, {c.name: unit_cost},
+            room = total // c.pods_per_replica if total < cap.UNBOUNDED else cap.UNBOUNDED
+            unit_cost = (g * gpu_price if g else c.cpu_millis / 1000 * cluster.vcpu_hourly
+                         ) * c.pods_per_replica
+            return Fit(product, {c.name: room}, room >= c.replicas, {c.name: unit_cost},
                        spot, 0 + unit_cost * c.replicas, room > 0)
         groups = cluster.node_groups
         if self._gpu_only and product is not None:
@@ -229,7 +237,7 @@ class Context:
         fits_all = cap.pack(groups, [(c, c.replicas) for c in self.components],
                             product) is not None
         unit = {c.name: (c.gpus * gpu_price if c.gpus else
-                         c.cpu_millis / 1000 * cluster.vcpu_hourly)
+                         c.cpu_millis / 1000 * cluster.vcpu_hourly) * c.pods_per_replica
                 for c in self.components}
         demand_cost = sum(unit[c.name] * c.replicas for c in self.components)
         return Fit(product, capacity, fits_all, unit, spot, demand_cost,

@@ -28,13 +28,14 @@ from federation.model.demand import Component, Demand
 from federation.model.placement import Placement
 from federation.scheduling.capacity import capacity, pack
 
-# (product, gpus, cpu millis, memory bytes) of one replica
+# (product, gpus, cpu millis, memory bytes) of one pod; a Hold counts pods per shape
 Shape = tuple[str | None, int, int, int]
 
 
 @dataclass(frozen=True, slots=True)
 class Hold:
-    """Replicas one binding holds on one cluster, by request shape."""
+    """Pods one binding holds on one cluster, by request shape (a replica of
+    ``pods_per_replica`` pods holds that many)."""
 
     shapes: tuple[tuple[Shape, int], ...]
 
@@ -55,7 +56,8 @@ def holds_for(placement: Placement, demand: Demand,
             if c is None or n <= 0 or not (c.gpus or c.cpu_millis or c.memory_bytes):
                 continue  # (a ConfigMap, or pods that request nothing, hold nothing)
             product = products.get(a.cluster) if c.gpus else None
-            shapes[(product, c.gpus, c.cpu_millis, c.memory_bytes)] += n
+            # held per pod: a replica of a JobSet's Job is ``parallelism`` pods
+            shapes[(product, c.gpus, c.cpu_millis, c.memory_bytes)] += n * c.pods_per_replica
         if shapes:
             out[a.cluster] = Hold(tuple(sorted(shapes.items(), key=_shape_order)))
     return out

@@ -58,7 +58,7 @@ def obj(kind: str, spec: dict[str, Any], api: str | None = None) -> dict[str, An
      [("Launcher", 1, 0, 1000, GiB), ("Worker", 2, 8, 1000, GiB)]),
     (obj("JobSet", {"replicatedJobs": [{"name": "workers", "replicas": 2, "template": {
         "spec": {"parallelism": 4, "template": pod(8)}}}]}, "jobset.x-k8s.io/v1alpha2"),
-     [("workers", 8, 8, 1000, GiB)]),
+     [("workers", 2, 8, 1000, GiB)]),  # 2 Jobs (of 4 pods each: pods_per_replica)
     (obj("InferenceService", {"predictor": {"minReplicas": 2, "model": {
         "storageUri": "s3://m/x", "resources": {"limits": {"nvidia.com/gpu": "1",
                                                            "memory": "16Gi"}}}}},

@@ -71,8 +71,11 @@ def test_components_and_replicas_per_kind() -> None:
 
 def test_with_replicas_returns_a_copy_with_the_share() -> None:
     original = pytorchjob()
-    share = INTERP.with_replicas(original, {"Worker": 1})
+    share = INTERP.with_replicas(original, {"Master": 1, "Worker": 1})
     assert INTERP.replicas(share) == {"Master": 1, "Worker": 1}
+    # a replica type the share leaves out is not in this copy (no second Master)
+    workers_only = INTERP.with_replicas(original, {"Worker": 2})
+    assert list(workers_only["spec"]["pytorchReplicaSpecs"]) == ["Worker"]
     assert INTERP.replicas(original) == {"Master": 1, "Worker": 3}  # untouched
     d = INTERP.with_replicas(deployment(None), {"main": 5})
     assert d["spec"]["replicas"] == 5
@@ -119,14 +122,13 @@ def test_health(obj: dict[str, Any], status: dict[str, Any], phase: str) -> None
     assert INTERP.health(obj).phase == phase
 
 
-def test_aggregate_sums_and_takes_the_worst_phase() -> None:
+def test_aggregate_sums_in_the_kinds_own_fields() -> None:
     a, b = deployment(2), deployment(1)
     a["status"] = {"replicas": 2, "readyReplicas": 2, "observedGeneration": 2}
     b["status"] = {"replicas": 1, "readyReplicas": 0, "observedGeneration": 2}
     status = INTERP.aggregate(deployment(3), {"m1": a, "m2": b})
-    assert status["replicas"] == 3 and status["readyReplicas"] == 2
-    assert status["phase"] == "Pending"
-    assert [c["phase"] for c in status["clusters"]] == ["Ready", "Pending"]
+    # the kind's own fields only: per-cluster phases live on the ResourceBinding
+    assert status == {"replicas": 3, "readyReplicas": 2}
 
 
 def test_unknown_kind_is_a_clear_error() -> None:
