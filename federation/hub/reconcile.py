@@ -44,6 +44,7 @@ from federation.syncer.checkpoint import checkpoint_location
 from federation.syncer.dependencies import Dependency
 from federation.syncer.labels import BINDING_LABEL, FIELD_MANAGER
 from federation.syncer.render import MemberTarget, render
+from federation.syncer.validate import check_storage_uris
 from policies.match import select_overrides, select_policy
 from policies.models import GROUP, VERSION, Failover, OverridePolicy, PropagationPolicy
 from policies.source import format_path
@@ -171,6 +172,8 @@ class Reconciler:
             return await self._keep_finished(key, tmpl, binding, policy, finalizer, finished)
         try:
             demand = extract_demand(tmpl, self.interpreters)
+            # a model URI no storage initializer can read: nothing is applied
+            check_storage_uris(tmpl, self.interpreters)
         except FedctlError as exc:
             text = _where(exc)
             bad = condition("Scheduled", False, "InvalidTemplate", text, _now(),

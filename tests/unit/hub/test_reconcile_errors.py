@@ -28,14 +28,17 @@ DEPLOY = TemplateKey("apps/v1", "Deployment", "ml", "web")
 GPU = (("A100-80GB", 4, 0, 0), 1)
 
 
+API_VERSIONS = {"Job": "batch/v1", "Deployment": "apps/v1",
+                "InferenceService": "serving.kserve.io/v1beta1"}
+
+
 def _policy(kind: str) -> PropagationPolicy:
     (p,) = load_policies(f"""
 apiVersion: fedctl.dev/v1alpha1
 kind: PropagationPolicy
 metadata: {{name: p, namespace: ml}}
 spec:
-  resourceSelectors: [{{apiVersion: {"batch/v1" if kind == "Job" else "apps/v1"},
-                        kind: {kind}}}]
+  resourceSelectors: [{{apiVersion: {API_VERSIONS[kind]}, kind: {kind}}}]
 """)
     assert isinstance(p, PropagationPolicy)
     return p
@@ -176,6 +179,26 @@ async def test_an_invalid_template_names_the_field() -> None:
     assert bad["message"].startswith("spec.replicas: "), bad["message"]
     assert "-2" in bad["message"]
     assert sched.calls == 0 and fleet.records["m1"].applier.applied == []
+
+
+async def test_a_bad_model_uri_is_an_invalid_template_and_nothing_is_applied() -> None:
+    hub, fleet, events = HubServer(), Fleet(["m1"]), list[tuple[str, bool, str]]()
+    sched = Scheduler("m1")
+    isvc = {"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
+            "metadata": {"name": "llm", "namespace": "ml", "uid": "u-isvc",
+                         "finalizers": ["fedctl.dev/cleanup"]},
+            "spec": {"predictor": {"model": {"modelFormat": {"name": "sklearn"},
+                                             "storageUri": "s3:/models/llm"}}}}
+    rec = _reconciler(hub, fleet, sched, isvc, events)
+    out = await rec.reconcile(TemplateKey("serving.kserve.io/v1beta1", "InferenceService",
+                                          "ml", "llm"))
+    assert not out.scheduled and not out.retry and out.requeue is None
+    bad = _cond(hub, "Scheduled")
+    assert bad["reason"] == "InvalidTemplate"
+    assert "spec.predictor.model.storageUri" in bad["message"], bad["message"]
+    assert "s3://" in bad["message"]
+    assert sched.calls == 0 and fleet.records["m1"].applier.applied == []
+    assert ("InvalidTemplate", True, bad["message"]) in events
 
 
 async def test_unschedulable_waits_for_the_fleet_not_a_timer() -> None:
