@@ -62,15 +62,18 @@ Prints one JSON document; asserts nothing. Applies the hub's GC thresholds
 from __future__ import annotations
 
 import argparse
+import asyncio
 import base64
 import contextlib
 import cProfile
 import gc
 import json
+import math
 import os
 import platform
 import pstats
 import random
+import selectors
 import signal
 import statistics
 import subprocess
@@ -107,6 +110,8 @@ from federation.hub.bindings import TemplateKey, clusters_spec, condition, place
 from federation.hub.bindings import digest as _digest
 from federation.hub.controller import Hub, HubConfig
 from federation.hub.members import MemberRecord, Members, WatchedKind
+from federation.hub.queue import CHANGE, RESYNC, WorkQueue
+from federation.hub.ratelimit import default_retry_limiter
 from federation.hub.reconcile import (
     TRAINING_GANGS,
     Outcome,
@@ -198,6 +203,10 @@ class Deadline(Exception):
 
 
 # ---- machine -------------------------------------------------------------------------------
+
+
+def _utc_now() -> str:
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
 
 
 def loadavg() -> list[float]:
@@ -1650,6 +1659,213 @@ def snapshot_breakdown(st: State, sample: list[TemplateKey]) -> dict[str, Any]:
     return out
 
 
+# ---- idle hub: templates that stay unschedulable, and the work queue -----------------------
+
+
+class _VirtualSelector(selectors.SelectSelector):
+    """Never waits: the time a select would have waited passes at once. Reports no I/O
+    (the simulation does none, not even ``call_soon_threadsafe``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.now = 0.0
+
+    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        if timeout is None:
+            raise RuntimeError("virtual-time loop: nothing scheduled and nothing ready")
+        self.now += timeout
+        return []
+
+
+class VirtualTimeLoop(asyncio.SelectorEventLoop):
+    """An event loop whose clock jumps to the next timer: an hour of the real
+    ``WorkQueue`` (timers, bands, the retry limiter on ``loop.time``) in seconds."""
+
+    def __init__(self) -> None:
+        self._vsel = _VirtualSelector()
+        super().__init__(self._vsel)
+
+    def time(self) -> float:
+        return self._vsel.now
+
+
+IDLE_POLICIES = ("timer-10s", "backoff", "fleet-change")
+
+
+async def _idle_queue_run(n_keys: int, policy: str, minutes: float, resync_s: float | None,
+                          fleet_changes_per_hour: float, workers: int) -> dict[str, Any]:
+    """``n_keys`` templates that never become schedulable, in the real ``WorkQueue`` with
+    ``workers`` workers whose reconcile takes no time. After each run: ``timer-10s``
+    re-adds the key in 10 s (the hub's ``Outcome.requeue`` for an unschedulable template
+    until now); ``backoff`` counts a failure (``add_rate_limited``: the default retry
+    limiter, on this loop's clock); ``fleet-change`` does nothing, every key is added
+    again on a fleet change (``fleet_changes_per_hour``, evenly spaced). All start queued
+    (the hub's first pass); ``resync_s``: every key added in the RESYNC band that often."""
+    loop = asyncio.get_running_loop()
+    q: WorkQueue[int] = WorkQueue(limiter=default_retry_limiter(loop.time))
+    keys = range(n_keys)
+    per_minute = [0] * math.ceil(minutes)
+    end = minutes * 60.0
+
+    async def worker() -> None:
+        while True:
+            key = await q.get()
+            per_minute[min(len(per_minute) - 1, int(loop.time() // 60))] += 1
+            if policy == "timer-10s":
+                q.add_after(key, 10.0)
+            elif policy == "backoff":
+                q.add_rate_limited(key)
+            q.done(key)
+
+    async def every(period: float, band: int) -> None:
+        while True:
+            await asyncio.sleep(period)
+            for k in keys:
+                q.add(k, band=band)
+
+    for k in keys:
+        q.add(k)
+    tasks = [asyncio.create_task(worker()) for _ in range(workers)]
+    if resync_s:
+        tasks.append(asyncio.create_task(every(resync_s, RESYNC)))
+    if policy == "fleet-change" and fleet_changes_per_hour > 0:
+        tasks.append(asyncio.create_task(every(3600.0 / fleet_changes_per_hour, CHANGE)))
+    await asyncio.sleep(end)
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    q.close()
+    half = len(per_minute) // 2
+    steady = per_minute[half:]
+    return {"reconciles_first_minute": per_minute[0],
+            "reconciles_first_10_min": sum(per_minute[:10]),
+            "reconciles_per_min_steady": round(statistics.fmean(steady), 1),
+            "steady_window_min": [half, len(per_minute)],
+            "reconciles_total": sum(per_minute)}
+
+
+def idle_queue_rates(n_keys: int, minutes: float, resync_s: float,
+                     fleet_changes_per_hour: float, workers: int) -> dict[str, Any]:
+    """Every policy, with the periodic resync and without it, each on a fresh
+    virtual-time loop."""
+    out: dict[str, Any] = {}
+    for policy in IDLE_POLICIES:
+        for label, resync in (("with_resync", resync_s), ("queue_only", None)):
+            loop = VirtualTimeLoop()
+            c0 = time.process_time()
+            try:
+                res = loop.run_until_complete(_idle_queue_run(
+                    n_keys, policy, minutes, resync, fleet_changes_per_hour, workers))
+            finally:
+                loop.close()
+            res["simulation_cpu_s"] = round(time.process_time() - c0, 1)
+            out.setdefault(policy, {})[label] = res
+    return out
+
+
+def _inflated(tmpl: Obj, kind: str, factor: int) -> Obj:
+    """``tmpl`` asking for ``factor`` times its replicas: more than the fleet holds."""
+    out = deepcopy(tmpl)
+    spec = out["spec"]
+    if kind == "Deployment":
+        spec["replicas"] = int(spec.get("replicas") or 1) * factor
+    elif kind == "PyTorchJob":
+        worker = spec["pytorchReplicaSpecs"]["Worker"]
+        worker["replicas"] = int(worker.get("replicas") or 1) * factor
+    else:  # InferenceService
+        pred = spec["predictor"]
+        pred["minReplicas"] = int(pred.get("minReplicas") or 1) * factor
+        pred["maxReplicas"] = int(pred.get("maxReplicas") or 1) * factor
+    return out
+
+
+def unschedulable_reconcile_cpu(st: State, sample: list[TemplateKey], factor: int,
+                                budget_cpu: float) -> dict[str, Any]:
+    """The CPU of one reconcile (``reconcile_cpu``, mode ``hub``) of a template that
+    cannot be placed and never was: each sampled template is swapped for one asking for
+    ``factor`` times its replicas, and its binding taken away (no previous placement);
+    both are put back afterwards. Only the reconciles that were unschedulable count."""
+    hub = st.hub
+    bindings = hub._refl[BINDINGS].store
+    stats = RunStats()
+    cpu: list[int] = []
+    tried = 0
+    start_cpu = time.thread_time()
+    for key in sample:
+        if time.thread_time() - start_cpu > budget_cpu:
+            break
+        tried += 1
+        store = hub.templates[(key.api_version, key.kind)].store
+        skey, bkey = f"{key.namespace}/{key.name}", f"{key.namespace}/{key.binding_name}"
+        tmpl, binding = store[skey], bindings.pop(bkey, None)
+        store[skey] = _inflated(tmpl, key.kind, factor)
+        try:
+            before = stats.unschedulable
+            c0 = time.thread_time_ns()
+            reconcile_cpu(st, key, "hub", stats)
+            spent = time.thread_time_ns() - c0
+            if stats.unschedulable > before:
+                cpu.append(spent)
+        finally:
+            store[skey] = tmpl
+            if binding is not None:
+                bindings[bkey] = binding
+    n = len(cpu)
+    phase_total = sum(stats.phases.values()) or 1
+    return {"tried": tried, "unschedulable": n,
+            "replicas_factor": factor,
+            "mean_cpu_ms": round(sum(cpu) / 1e6 / n, 3) if n else None,
+            **_pct(cpu, "cpu_"),
+            "phase_share_pct": {k: round(100 * v / phase_total, 1)
+                                for k, v in stats.phases.items()}}
+
+
+def idle_unschedulable(st: State | None, args: argparse.Namespace,
+                       reconcile_ms: float | None) -> dict[str, Any]:
+    """``--queue-idle``: the idle hub with ``--workloads`` templates that stay
+    unschedulable, the queue alone: reconciles per minute under each retry policy
+    (``idle_queue_rates``) times the CPU of one unschedulable reconcile (measured on
+    ``st`` when there is one, else ``reconcile_ms``) -> the fraction of a core."""
+    measured: dict[str, Any] | None = None
+    if st is not None:
+        sample = random.Random(args.seed + 5).sample(st.keys, min(args.idle_sample,
+                                                                  len(st.keys)))
+        for key in sample[:20]:  # warm-up, untimed (as run_mode)
+            unschedulable_reconcile_cpu(st, [key], args.idle_factor, 60.0)
+        measured = unschedulable_reconcile_cpu(st, sample, args.idle_factor,
+                                               args.mode_budget)
+        if measured["mean_cpu_ms"] is not None:
+            reconcile_ms = measured["mean_cpu_ms"]
+    rates = idle_queue_rates(args.workloads, args.idle_minutes, 300.0,
+                             args.fleet_changes_per_hour, 16)
+    cores: dict[str, Any] = {}
+    for policy, runs in rates.items():
+        for label, res in runs.items():
+            per_min = res["reconciles_per_min_steady"]
+            cores.setdefault(policy, {})[label] = {
+                "reconciles_per_min": per_min,
+                "cores": round(per_min * reconcile_ms / 1e3 / 60, 3)
+                if reconcile_ms is not None else None}
+    return {
+        "templates": args.workloads,
+        "policies": {
+            "timer-10s": "an unschedulable template re-added 10 s after each reconcile "
+                         "(the hub until now)",
+            "backoff": "each unschedulable reconcile counted as a failure: "
+                       "add_rate_limited (5 ms doubling to 300 s per key, max with 10/s "
+                       "burst 100 over all keys)",
+            "fleet-change": f"re-added only on a fleet change "
+                            f"({args.fleet_changes_per_hour:g}/h assumed)"},
+        "resync_seconds": 300.0, "workers": 16, "simulated_minutes": args.idle_minutes,
+        "unschedulable_reconcile_cpu": measured,
+        "reconcile_cpu_ms_used": reconcile_ms,
+        "queue": rates,
+        "idle_cpu_steady": cores,
+        "cores_note": "steady reconciles/min x CPU per unschedulable reconcile / 60 s; "
+                      "the hub reconciles on one thread, so above 1.0 it cannot keep up",
+    }
+
+
 # ---- drivers --------------------------------------------------------------------------------
 
 
@@ -1678,8 +1894,10 @@ def run_one(args: argparse.Namespace) -> dict[str, Any]:
         results.append(run_mode(st, mode, sample, budget, deadline, args.profile))
     breakdown = snapshot_breakdown(st, sample[:args.breakdown]) if (
         "hub" in modes and time.monotonic() < deadline - 60) else None
+    queue_idle = idle_unschedulable(st, args, None) if args.queue_idle else None
     gc.collect()
     return {
+        "queue_idle": queue_idle,
         "clusters": args.clusters, "workloads": args.workloads, "objects": args.objects,
         "system_pods_per_node": args.system_pods_per_node, "node_images": args.node_images,
         "seed": args.seed, "gc_thresholds": list(gc_thresholds),
@@ -1731,10 +1949,32 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=3600.0,
                         help="wall seconds for the whole run (all subprocesses)")
     parser.add_argument("--profile", action="store_true", help="cProfile per mode to stderr")
+    parser.add_argument("--queue-idle", action="store_true",
+                        help="also: the idle hub's queue with --workloads templates that "
+                             "stay unschedulable (reconciles/min per retry policy, CPU of an "
+                             "unschedulable reconcile, fraction of a core)")
+    parser.add_argument("--queue-idle-ms", type=float, default=None,
+                        help="--queue-idle without building a fleet: this CPU (ms) per "
+                             "unschedulable reconcile")
+    parser.add_argument("--idle-sample", type=int, default=500,
+                        help="templates made unschedulable and reconciled (--queue-idle)")
+    parser.add_argument("--idle-factor", type=int, default=1000,
+                        help="replicas multiplied by this to make a template unschedulable")
+    parser.add_argument("--idle-minutes", type=float, default=30.0,
+                        help="virtual minutes of queue simulated per policy")
+    parser.add_argument("--fleet-changes-per-hour", type=float, default=6.0,
+                        help="fleet changes (each re-adds every unschedulable template) "
+                             "for the fleet-change policy")
     parser.add_argument("--single", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.queue_idle_ms is not None:
+        print(json.dumps({"benchmark": "hub_scale", "machine": machine(),
+                          "load_avg_start": loadavg(), "date": _utc_now(),
+                          "queue_idle": idle_unschedulable(None, args, args.queue_idle_ms),
+                          "load_avg_end": loadavg()}, indent=2))
+        return 0
     for m in args.modes.split(","):
-        if m not in MODES:
+        if m and m not in MODES:
             parser.error(f"unknown mode {m!r}; choose from {', '.join(MODES)}")
     configs = [(int(c), o) for o in args.objects.split(",") for c in args.clusters.split(",")]
     started = time.monotonic()
@@ -1766,6 +2006,11 @@ def main() -> int:
                    "--timeout", str(int(share))]
             if args.profile:
                 cmd.append("--profile")
+            if args.queue_idle:
+                cmd += ["--queue-idle", "--idle-sample", str(args.idle_sample),
+                        "--idle-factor", str(args.idle_factor),
+                        "--idle-minutes", str(args.idle_minutes),
+                        "--fleet-changes-per-hour", str(args.fleet_changes_per_hour)]
             t0 = time.monotonic()
             try:
                 proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True,
@@ -1781,6 +2026,7 @@ def main() -> int:
     print(json.dumps({
         "benchmark": "hub_scale",
         "machine": machine(),
+        "date": _utc_now(),
         "load_avg_start": runs[0].get("load_avg_before") if runs else None,
         "load_avg_end": loadavg(),
         "parameters": {"workloads": args.workloads, "modes": args.modes,

@@ -47,7 +47,9 @@ class WorkQueue(Generic[K]):
         self._queued: dict[K, tuple[int, int]] = {}  # key -> best (band, priority) queued
         self._active: set[K] = set()
         self._again: dict[K, tuple[int, int]] = {}  # added while active: its best rank
-        self._timers: set[asyncio.TimerHandle] = set()
+        # pending add_after timers by id: a TimerHandle hashes by its due time, so a set
+        # of many handles due at one instant degrades to a list
+        self._timers: dict[int, asyncio.TimerHandle] = {}
         # key -> (when, band) of its pending delayed add
         self._due: dict[K, tuple[float, int]] = {}
         # key -> (when, band, timer) of its pending rate-limited retry
@@ -85,13 +87,13 @@ class WorkQueue(Generic[K]):
 
         def fire() -> None:
             if handle is not None:
-                self._timers.discard(handle)
+                self._timers.pop(id(handle), None)
             if self._due.get(key) == (when, band):
                 del self._due[key]
             self.add(key, band=band)
 
         handle = loop.call_at(when, fire)
-        self._timers.add(handle)
+        self._timers[id(handle)] = handle
         self._due[key] = (when, band)
 
     def add_rate_limited(self, key: K, *, band: int = CHANGE) -> float:
@@ -157,7 +159,7 @@ class WorkQueue(Generic[K]):
             self.add(key, rank[1], band=rank[0])
 
     def close(self) -> None:
-        for handle in self._timers:
+        for handle in self._timers.values():
             handle.cancel()
         self._timers.clear()
         self._due.clear()
