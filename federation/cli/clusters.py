@@ -32,7 +32,7 @@ from federation.clusters.fencing import (
     format_time,
     unfence_patch,
 )
-from federation.errors import FedctlError, InputError
+from federation.errors import FedctlError
 from federation.fleet import Fleet, load_fleet_file
 
 if TYPE_CHECKING:
@@ -114,7 +114,7 @@ def _on_hub(args: argparse.Namespace, work: Callable[[ApiClient], Awaitable[T]])
         where = hub.configuration.host
         try:
             return await work(hub)
-        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+        except (aiohttp.ClientError, ConnectionError, TimeoutError) as exc:
             detail = str(exc) or type(exc).__name__
             raise ClusterConnectionError(
                 f"cannot reach the hub at {where}: {detail}",
@@ -276,7 +276,7 @@ def fence_user(by: str | None, kubeconfig: Path, context: str | None,
         except (KeyError, OSError):
             user = None
     if not user:
-        raise InputError("cannot tell who is fencing", hint="pass --by NAME")
+        raise FedctlError("cannot tell who is fencing", hint="pass --by NAME")
     return user
 
 
@@ -288,8 +288,8 @@ async def _known(hub: ApiClient, name: str) -> dict[str, Any]:
         return mc
     names = [m["metadata"]["name"] for m in await list_members(hub)]
     if not names:
-        raise InputError(f"no member cluster named {name!r}: {NO_MEMBERS}")
-    raise InputError(f"no member cluster named {name!r}", hint="known: " + ", ".join(names))
+        raise FedctlError(f"no member cluster named {name!r}: {NO_MEMBERS}")
+    raise FedctlError(f"no member cluster named {name!r}", hint="known: " + ", ".join(names))
 
 
 async def fence_cluster(hub: ApiClient, name: str, by: str, reason: str,
