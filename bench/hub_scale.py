@@ -1699,8 +1699,9 @@ async def _idle_queue_run(n_keys: int, policy: str, minutes: float, resync_s: fl
     re-adds the key in 10 s (the hub's ``Outcome.requeue`` for an unschedulable template
     until now); ``backoff`` counts a failure (``add_rate_limited``: the default retry
     limiter, on this loop's clock); ``fleet-change`` does nothing, every key is added
-    again on a fleet change (``fleet_changes_per_hour``, evenly spaced). All start queued
-    (the hub's first pass); ``resync_s``: every key added in the RESYNC band that often."""
+    again on a fleet change (``fleet_changes_per_hour``, evenly spaced). All are added
+    over the first 10 s (the hub's first pass); ``resync_s``: every key added in the
+    RESYNC band that often. Steady: the mean of the second half of the run."""
     loop = asyncio.get_running_loop()
     q: WorkQueue[int] = WorkQueue(limiter=default_retry_limiter(loop.time))
     keys = range(n_keys)
@@ -1723,8 +1724,8 @@ async def _idle_queue_run(n_keys: int, policy: str, minutes: float, resync_s: fl
             for k in keys:
                 q.add(k, band=band)
 
-    for k in keys:
-        q.add(k)
+    for k in keys:  # spread over the first 10 s (not all templates in lockstep)
+        q.add_after(k, 10.0 * k / n_keys)
     tasks = [asyncio.create_task(worker()) for _ in range(workers)]
     if resync_s:
         tasks.append(asyncio.create_task(every(resync_s, RESYNC)))
@@ -1734,6 +1735,8 @@ async def _idle_queue_run(n_keys: int, policy: str, minutes: float, resync_s: fl
     for t in tasks:
         t.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
+    # what a key failing now would wait (the overall bucket's tokens are owed ahead)
+    first_retry = q.limiter.when(-1) if policy == "backoff" else None
     q.close()
     half = len(per_minute) // 2
     steady = per_minute[half:]
@@ -1741,7 +1744,9 @@ async def _idle_queue_run(n_keys: int, policy: str, minutes: float, resync_s: fl
             "reconciles_first_10_min": sum(per_minute[:10]),
             "reconciles_per_min_steady": round(statistics.fmean(steady), 1),
             "steady_window_min": [half, len(per_minute)],
-            "reconciles_total": sum(per_minute)}
+            "reconciles_total": sum(per_minute),
+            "first_retry_of_a_new_failure_at_end_s": None if first_retry is None else round(
+                first_retry, 3)}
 
 
 def idle_queue_rates(n_keys: int, minutes: float, resync_s: float,
@@ -1958,9 +1963,9 @@ def main() -> int:
                              "unschedulable reconcile")
     parser.add_argument("--idle-sample", type=int, default=500,
                         help="templates made unschedulable and reconciled (--queue-idle)")
-    parser.add_argument("--idle-factor", type=int, default=1000,
+    parser.add_argument("--idle-factor", type=int, default=10_000_000,
                         help="replicas multiplied by this to make a template unschedulable")
-    parser.add_argument("--idle-minutes", type=float, default=30.0,
+    parser.add_argument("--idle-minutes", type=float, default=60.0,
                         help="virtual minutes of queue simulated per policy")
     parser.add_argument("--fleet-changes-per-hour", type=float, default=6.0,
                         help="fleet changes (each re-adds every unschedulable template) "

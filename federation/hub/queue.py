@@ -16,8 +16,9 @@ whichever is longer); ``forget`` (after a success) starts the key's backoff afre
 waits for at most one retry; a later one never postpones it (the earlier due time stays).
 A retry never holds a key back: an ``add`` (a real change) queues it at once, and when
 the key runs, for whatever reason, its pending retry is dropped (that run decides whether
-to retry again), so a resync that runs a failing key costs no second run. ``add`` and
-``add_after`` take no token of the overall limit.
+to retry again), so a resync that runs a failing key costs no second run, and the
+dropped retry's token of the overall limit is given back. ``add`` and ``add_after`` take
+no token of the overall limit.
 """
 
 from __future__ import annotations
@@ -126,12 +127,13 @@ class WorkQueue(Generic[K]):
         retry = self._retry.pop(key, None)
         if retry is not None:
             retry[2].cancel()
+            self.limiter.cancel(key)  # it will not happen: its share of the limit back
 
     def forget(self, key: K) -> None:
         """``key`` succeeded: its failures are forgotten (the next backoff starts at the
         base again) and a retry still pending is dropped."""
-        self.limiter.forget(key)
         self._drop_retry(key)
+        self.limiter.forget(key)
 
     def num_requeues(self, key: K) -> int:
         """Failures of ``key`` counted since it was last forgotten."""

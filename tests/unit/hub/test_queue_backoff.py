@@ -33,10 +33,14 @@ class Scripted:
         self.delays = list(delays)
         self.calls: list[Hashable] = []
         self.forgotten: list[Hashable] = []
+        self.cancelled: list[Hashable] = []
 
     def when(self, key: Hashable) -> float:
         self.calls.append(key)
         return self.delays.pop(0) if len(self.delays) > 1 else self.delays[0]
+
+    def cancel(self, key: Hashable) -> None:
+        self.cancelled.append(key)
 
     def forget(self, key: Hashable) -> None:
         self.forgotten.append(key)
@@ -93,6 +97,36 @@ def test_bucket_reservations_queue_up_after_the_burst() -> None:
     assert [limiter.when(i) for i in range(6)] == [0.0] * 6
     assert limiter.when("y") == pytest.approx(0.1)
     assert limiter.num_requeues("y") == 0
+
+
+def test_a_key_holds_one_token_and_a_cancelled_retry_gives_it_back() -> None:
+    clock = Clock()
+    limiter = BucketLimiter(TokenBucket(10.0, burst=2, clock=clock))
+    assert [limiter.when("a"), limiter.when("b")] == [0.0, 0.0]
+    assert limiter.when("c") == pytest.approx(0.1)
+    assert limiter.when("c") == pytest.approx(0.1)  # counted again: the same token
+    assert limiter.when("d") == pytest.approx(0.2)
+    limiter.cancel("d")  # d ran for another reason: its token is back
+    assert limiter.when("e") == pytest.approx(0.2)
+    limiter.cancel("a")  # a's token was taken at once (nothing owed): nothing back
+    assert limiter.when("f") == pytest.approx(0.3)
+    clock.now += 0.25  # c's token and e's are due now: cancelling them gives nothing
+    limiter.cancel("c")
+    limiter.cancel("e")
+    assert limiter.when("g") == pytest.approx(0.15)
+
+
+def test_persistent_failures_owe_no_more_than_the_retries_pending() -> None:
+    # 10,000 keys fail on every resync (each run drops the key's pending retry): the
+    # bucket's debt stays at the retries pending instead of growing without end
+    clock = Clock()
+    limiter = default_retry_limiter(clock)
+    for _pass in range(12):  # an hour of 300 s resyncs
+        for k in range(10_000):
+            limiter.cancel(k)  # the resync ran it before its retry
+            limiter.when(k)
+        clock.now += 300.0
+    assert limiter.when("new") < 1000.0  # client-go's bucket: ~8,700 s here
 
 
 def test_default_limiter_is_the_longer_of_backoff_and_bucket() -> None:
@@ -247,3 +281,20 @@ async def test_a_zero_delay_is_an_add() -> None:
     q.forget("a")  # reaches the limiter
     q.done("a")
     assert limiter.forgotten == ["a"]
+    assert limiter.cancelled == []  # no retry was pending
+
+
+async def test_dropped_retries_give_their_bucket_token_back() -> None:
+    clock = Clock()  # the bucket's clock stands still: only refunds free tokens
+    q: WorkQueue[str] = WorkQueue(limiter=default_retry_limiter(clock))
+    for i in range(100):
+        q.add_rate_limited(f"k{i}")
+    assert q.add_rate_limited("k100") == pytest.approx(0.1, abs=1e-3)
+    assert q.add_rate_limited("k101") == pytest.approx(0.2, abs=1e-3)
+    q.forget("k101")  # succeeded meanwhile: its retry and its token are gone
+    q.add("k100")  # a change: it runs, its retry is dropped
+    assert await q.get() == "k100"
+    q.done("k100")
+    # both tokens back: x waits only because k0..k99 spent the burst (else 0.3 s)
+    assert q.add_rate_limited("x") == pytest.approx(0.1, abs=1e-3)
+    q.close()
