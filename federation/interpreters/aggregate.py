@@ -42,8 +42,9 @@ Copies = Sequence[tuple[str, Mapping[str, Any]]]  # (cluster, copy), by cluster 
 def aggregate_status(spec: KindSpec, members: Mapping[str, Mapping[str, Any]],
                      healthy: Callable[[Mapping[str, Any]], bool]) -> dict[str, Any]:
     """The status to merge-patch onto the hub's template. A field no copy reports is left
-    out (``None`` for ``worst`` and ``latest`` fields that were set but no longer hold,
-    so a merge patch removes them)."""
+    out; one that some copies report but that does not hold for the whole (the worst copy
+    has no ``terminalState``, a ``completionTime`` not every copy has) is ``None``, so a
+    merge patch removes a value written before."""
     agg: StatusAggregation = spec.aggregation
     copies: Copies = sorted(members.items())
     status: dict[str, Any] = {}
@@ -58,8 +59,9 @@ def aggregate_status(spec: KindSpec, members: Mapping[str, Mapping[str, Any]],
         if merged:
             status["conditions"] = merged
     for rule in agg.worst:
-        paths.set_at(status, status_path(rule.copy or rule.field),
-                     copy.deepcopy(_worst(rule, spec, copies)))
+        target = rule.copy or rule.field
+        if any(paths.first(obj, target) is not None for _, obj in copies):
+            paths.set_at(status, status_path(target), copy.deepcopy(_worst(rule, spec, copies)))
     ordered = [c for c in copies if healthy(c[1])] + [c for c in copies if not healthy(c[1])]
     for expr in agg.first:
         value = next((v for _, obj in ordered if (v := paths.first(obj, expr)) is not None),
@@ -72,8 +74,9 @@ def aggregate_status(spec: KindSpec, members: Mapping[str, Mapping[str, Any]],
             paths.set_at(status, status_path(expr), min(times))
     for expr in agg.latest:
         times = [v for _, obj in copies if isinstance(v := paths.first(obj, expr), str)]
-        paths.set_at(status, status_path(expr),
-                     max(times) if len(times) == len(copies) else None)
+        if times:
+            paths.set_at(status, status_path(expr),
+                         max(times) if len(times) == len(copies) else None)
     return status
 
 

@@ -27,7 +27,7 @@ _APPS_STATUS = StatusAggregation(sum=("status.replicas", "status.readyReplicas",
 # Created/Running/Restarting/Succeeded/Suspended/Failed, replicaStatuses per replica type
 _KUBEFLOW_STATUS = StatusAggregation(
     sum=("status.replicaStatuses",),
-    conditions=ConditionMerge(any=("Failed", "Restarting"),
+    conditions=ConditionMerge(any=("Running", "Restarting", "Failed"),
                               order=("Created", "Suspended", "Running", "Restarting",
                                      "Succeeded", "Failed")),
     earliest=("status.startTime",), latest=("status.completionTime",),
