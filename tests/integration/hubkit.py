@@ -16,6 +16,9 @@ from federation.dev.localfleet import FleetState
 from federation.hub.controller import Hub, HubConfig
 
 G, V = "fedctl.dev", "v1alpha1"
+# the hub waits up to 30 s for its members to settle (MEMBER_SETTLE_SECONDS) before it
+# is ready; a loaded machine needs more than that to list everything
+READY_SECONDS = 90.0
 
 
 @contextlib.asynccontextmanager
@@ -24,7 +27,15 @@ async def running_hub(state: FleetState, tmp_path: Path) -> AsyncIterator[Hub]:
                         cache_dir=tmp_path / "cache"))
     task = asyncio.create_task(hub.run())
     try:
-        await asyncio.wait_for(hub.ready.wait(), 30)
+        ready = asyncio.create_task(hub.ready.wait())
+        await asyncio.wait({task, ready}, timeout=READY_SECONDS,
+                           return_when=asyncio.FIRST_COMPLETED)
+        ready.cancel()
+        if task.done():
+            task.result()  # the hub stopped: raise what stopped it
+            raise RuntimeError("the hub stopped before it was ready")
+        if not hub.ready.is_set():
+            raise TimeoutError(f"the hub was not ready after {READY_SECONDS:.0f} s")
         yield hub
     finally:
         task.cancel()

@@ -345,6 +345,9 @@ async def test_invalid_policy_and_template_are_reported_not_applied(
 
         cond = await eventually(invalid, timeout=30, what="InvalidTemplate condition")
         assert "unknown GPU product 'NVIDIA-Imaginary-9000'" in cond["message"]
+        # where, as `fedctl plan` says it
+        assert cond["message"].startswith(
+            "spec.template.spec.nodeSelector.nvidia.com/gpu.product: "), cond["message"]
         for member in ("member1", "member2", "member3"):
             assert await member_replicas(member_api[member], ns, "odd") is None
 

@@ -229,7 +229,11 @@ async def test_kubectl_lists_every_cluster_of_a_binding(
             [str(kubectl), "--kubeconfig", str(joined.kubeconfig), "--context", "hub",
              "get", "rb", "-n", ns, "api-deployment"],
             capture_output=True, text=True, check=True, timeout=30).stdout
-        header, row = out.strip().splitlines()
-        columns = dict(zip(header.split(), row.split(), strict=True))
+        header, row = out.rstrip("\n").splitlines()
+        # columns by where their titles start (an empty cell leaves no word behind)
+        titles = header.split()
+        starts = [header.index(f" {t}") + 1 if i else 0 for i, t in enumerate(titles)]
+        columns = {t: row[a:b].strip() for t, a, b in zip(
+            titles, starts, [*starts[1:], len(row) + 1], strict=True)}
         assert columns["CLUSTERS"] == "member1,member2", out
         assert columns["KIND"] == "Deployment" and columns["WORKLOAD"] == "api", out
