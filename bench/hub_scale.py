@@ -4,7 +4,8 @@
         [--modes rebuild,inventory-cache,hub] [--sample 2000]
         [--mode-budget 90] [--breakdown 10]
         [--system-pods-per-node 4] [--node-images 8] [--timeout 3600] [--seed 7]
-        [--profile]
+        [--profile] [--queue-idle [--idle-sample 500] [--idle-factor 10000000]
+        [--idle-minutes 60] [--fleet-changes-per-hour 6]] [--queue-idle-ms MS]
 
 Builds, in one process, the state a hub holds for a fleet and runs the hub's per-workload
 pipeline against it. Nothing talks to a Kubernetes API (there is none, and nothing mocks
@@ -53,6 +54,14 @@ Every mode compares its snapshots with ones built with all caches dropped (20 re
 ``NodeInfo``/``PodUsage`` records for member nodes and pods, ``cached_form`` for every
 other object); ``--objects full`` stores objects as the apiserver sends them (the hub
 before those transforms).
+
+``--queue-idle`` (``idle_unschedulable``): the idle hub with ``--workloads`` templates
+that stay unschedulable, the queue alone. The CPU of one unschedulable reconcile
+(templates asking for ``--idle-factor`` times their replicas, no previous placement) times
+the reconciles per minute the real ``WorkQueue`` runs, on a virtual-time event loop, when
+each run re-adds the key in 10 s (the old policy), calls ``add_rate_limited`` (backoff),
+or nothing (re-added on a fleet change), with and without the 300 s resync -> a fraction
+of a core. ``--queue-idle-ms`` runs the queue part alone with a given CPU per reconcile.
 
 Several cluster counts or object modes run one subprocess each (so every RSS is clean).
 Prints one JSON document; asserts nothing. Applies the hub's GC thresholds
