@@ -235,3 +235,22 @@ async def test_workload_crds_installed_as_the_fleet_file_says(
     got = await custom.get_namespaced_custom_object("kubeflow.org", "v1", "default",
                                                     "pytorchjobs", name)
     assert got["spec"]["pytorchReplicaSpecs"]["Master"]["replicas"] == 1
+
+    async def crds(cluster: str) -> dict[str, Any]:
+        ext = k8s.ApiextensionsV1Api(member_api[cluster])
+        found = await ext.list_custom_resource_definition(
+            label_selector="fedctl.dev/crd-source")
+        return {c.metadata.name: c for c in found.items}
+
+    hub_crds, m1, m2, m3 = (await crds("hub"), await crds("member1"), await crds("member2"),
+                            await crds("member3"))
+    assert set(m3) == {"inferenceservices.serving.kserve.io"}
+    assert m3["inferenceservices.serving.kserve.io"].metadata.labels[
+        "fedctl.dev/crd-source"] == "kserve-v0.16.0"
+    assert set(m1) == set(m2) and len(m1) == 12  # 10 kinds + the 2 TrainingRuntime kinds
+
+    def mpi(found: dict[str, Any]) -> list[tuple[str, bool]]:
+        return [(v.name, v.storage) for v in found["mpijobs.kubeflow.org"].spec.versions]
+
+    assert mpi(m1) == [("v1", True)] and mpi(m2) == [("v2beta1", True)]
+    assert mpi(hub_crds) == [("v2beta1", True), ("v1", False)]
