@@ -248,8 +248,9 @@ async def test_rayjob_and_its_raycluster(member_api: dict[str, Any]) -> None:
     st = obj["status"]
     assert set(st) == {"jobId", "rayClusterName", "dashboardURL", "startTime", "endTime",
                        "observedGeneration", "jobDeploymentStatus", "jobStatus", "message",
-                       "rayClusterStatus"}, st
+                       "rayClusterStatus", "succeeded", "failed"}, st
     assert st["jobStatus"] == "SUCCEEDED"
+    assert (st["succeeded"], st["failed"]) == (1, 0)
     assert set(st["rayClusterStatus"]) == CLUSTER_STATUS
     assert st["rayClusterStatus"]["state"] == "ready"
     cluster = await k8s.CustomObjectsApi(api).get_namespaced_custom_object(

@@ -260,6 +260,9 @@ def job_status(obj: Obj, ctx: Context, cluster_name: str, job_id: str,
     for key in ("jobStatus", "endTime", "reason", "message"):
         if old.get(key):
             out[key] = old[key]
+    # KubeRay >= 1.3 counts finished attempts; the v1 schema defaults both to 0.
+    out["succeeded"] = int(old.get("succeeded") or 0)
+    out["failed"] = int(old.get("failed") or 0)
     if cluster is not None and cluster.get("status"):
         out["rayClusterStatus"] = copy.deepcopy(cluster["status"])
     elif old.get("rayClusterStatus"):
@@ -270,10 +273,10 @@ def job_status(obj: Obj, ctx: Context, cluster_name: str, job_id: str,
     active = int((submitter.get("status") or {}).get("active") or 0)
     if done == "Complete":
         out.update(jobStatus="SUCCEEDED", jobDeploymentStatus="Complete", endTime=now,
-                   message="Job finished successfully.")
+                   message="Job finished successfully.", succeeded=out["succeeded"] + 1)
     elif done == "Failed":
         out.update(jobDeploymentStatus="Failed", endTime=now, reason="SubmissionFailed",
-                   message="the submitter Job failed")
+                   message="the submitter Job failed", failed=out["failed"] + 1)
         out.setdefault("jobStatus", "FAILED")
     else:  # a Job's pod may be done before the Job is marked Complete: no step back
         started = active or int((submitter.get("status") or {}).get("succeeded") or 0) or (
