@@ -42,6 +42,7 @@ from federation.scheduling.runtime import Scheduler
 from federation.syncer.apply import ApplyResult, MemberApplier, is_ours, raw_dict
 from federation.syncer.checkpoint import checkpoint_location
 from federation.syncer.dependencies import Dependency
+from federation.syncer.gpu_pin import GpuPinConflict
 from federation.syncer.labels import BINDING_LABEL, FIELD_MANAGER
 from federation.syncer.render import MemberTarget, render
 from federation.syncer.validate import check_storage_uris
@@ -386,8 +387,17 @@ class Reconciler:
             spec = rec.spec
             target = MemberTarget(a.cluster, rec.labels, spec.get("region", ""),
                                   spec.get("provider", ""), spec.get("zone", ""))
-            obj = render(tmpl, target, binding=key.label, interpreters=self.interpreters,
-                         replicas=dict(a.replicas), rules=rules, resume=resume)
+            try:
+                obj = render(tmpl, target, binding=key.label, interpreters=self.interpreters,
+                             replicas=dict(a.replicas), rules=rules, resume=resume,
+                             gpu_product=held_product(self.ledger.holds(key.label).get(
+                                 a.cluster)))
+            except GpuPinConflict as exc:
+                # the template's own node constraints exclude the product chosen there:
+                # applying it would leave pods no node can take
+                applied[a.cluster] = {"ok": False, "message": _where(exc), "retryable": False,
+                                      "reason": "GpuPinConflict"}
+                continue
             watched, cached = self.members.copy(a.cluster, key.api_version, key.kind,
                                                 key.namespace, key.name)
             sent = digest(obj)
@@ -617,7 +627,7 @@ class Reconciler:
         if not copies or not spec.write_status:
             return  # (a ConfigMap has no status; a Service's is not ours to write)
         status = self.interpreters.aggregate(tmpl, copies)
-        for top in self.interpreters.summed_status_keys(tmpl):
+        for top in self.interpreters.status_keys(tmpl):
             # a sum no copy reports any more (the copy that had ready replicas is gone):
             # null removes it from the hub's status (a merge patch keeps absent keys)
             status.setdefault(top, None)
@@ -745,6 +755,16 @@ def _where(exc: FedctlError) -> str:
     prints it: ``spec.pytorchReplicaSpecs.Worker.replicas: must not be negative``."""
     path = format_path(exc.field_path) if isinstance(exc, DemandError) else ""
     return f"{path}: {exc}" if path else str(exc)
+
+
+def held_product(hold: Hold | None) -> str | None:
+    """The GPU product a binding's hold on a cluster uses (None: it holds no GPUs). The
+    hold is what the decision chose (``settle``) or, after a restart, what the binding
+    recorded, so the pin on a copy follows the decision that placed it."""
+    for (product, gpus, _, _), _n in (hold.shapes if hold is not None else ()):
+        if product and gpus:
+            return product
+    return None
 
 
 def _freed(before: Mapping[str, Hold], after: Mapping[str, Hold]) -> bool:
