@@ -105,7 +105,8 @@ class Reconciler:
                  deps: DependencySync | None = None,
                  on_failover: Callable[[str], None] | None = None,
                  record: Recorder | None = None,
-                 on_apply: Callable[[ApplyResult], None] | None = None) -> None:
+                 on_apply: Callable[[ApplyResult], None] | None = None,
+                 explain: Callable[[Decision], dict[str, Any]] | None = None) -> None:
         self.hub = hub
         self.members = members
         self.interpreters = interpreters
@@ -116,6 +117,8 @@ class Reconciler:
         self._binding = binding
         self._on_failover = on_failover
         self._on_apply = on_apply  # every apply sent to a member (metrics)
+        # the decision as written in the binding's status (``status.decision``)
+        self._explain = explain
         self._record = record
         self.ledger = ledger if ledger is not None else Ledger()
         self._evictions = evictions if evictions is not None else TokenBucket(0)
@@ -250,8 +253,10 @@ class Reconciler:
         else:
             self._deferred.discard(key)
         writes: list[Awaitable[None]] = [note() for note in notes]
-        writes.append(self._write_binding(key, spec, binding, conds, applied, copies,
-                                          decision.hourly_cost, write_status=not defer))
+        writes.append(self._write_binding(
+            key, spec, binding, conds, applied, copies, decision.hourly_cost,
+            write_status=not defer,
+            explanation=self._explain(decision) if self._explain is not None else None))
         if not defer:
             writes += [self._events(tmpl, binding, conds),
                        self._write_template_status(key, tmpl, copies)]
@@ -582,7 +587,8 @@ class Reconciler:
                              applied: Mapping[str, dict[str, Any]],
                              copies: Mapping[str, dict[str, Any]] | None = None,
                              hourly_cost: float | None = None, *,
-                             write_status: bool = True) -> None:
+                             write_status: bool = True,
+                             explanation: dict[str, Any] | None = None) -> None:
         res = await self._resource(f"{GROUP}/{VERSION}", KIND)
         if _spec_changed(binding, spec, key):
             # (unchanged on most reconciles: a copy's status moved, a resync)
@@ -612,6 +618,8 @@ class Reconciler:
         }
         if hourly_cost is not None:
             status["hourlyCost"] = round(hourly_cost, 4)
+        if explanation is not None:
+            status["decision"] = explanation
         old_status = (binding or {}).get("status") or {}
         if {k: v for k, v in old_status.items() if v is not None} == {
                 k: v for k, v in status.items() if v is not None}:
