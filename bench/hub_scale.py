@@ -133,12 +133,12 @@ from federation.interpreters.interpreter import PHASE_ORDER, Interpreters
 from federation.interpreters.paths import get_at
 from federation.model.cluster import ClusterSnapshot
 from federation.model.demand import Demand
+from federation.model.labels import BINDING_LABEL, MANAGED_BY, MANAGED_BY_LABEL
 from federation.model.placement import Placement
 from federation.scheduling.reservations import Hold, Ledger, holds_for
 from federation.scheduling.runtime import Scheduler
 from federation.syncer.apply import MemberApplier
 from federation.syncer.dependencies import referenced
-from federation.syncer.labels import BINDING_LABEL, MANAGED_BY, MANAGED_BY_LABEL
 from federation.syncer.render import MemberTarget, render
 from federation.tuning import tune_process_gc
 from policies.match import select_overrides, select_policy

@@ -78,7 +78,7 @@ from federation.clusters.join import join
 from federation.dev import procs
 from federation.dev.localfleet import FleetState, LocalFleet
 from federation.fleet import Fleet, load_fleet_file
-from federation.syncer.labels import MANAGED_BY, MANAGED_BY_LABEL
+from federation.model.labels import MANAGED_BY, MANAGED_BY_LABEL
 from policies.models import GROUP, VERSION, Failover
 
 FLEET_FILE = Path(__file__).with_name("propagation-fleet.yaml")

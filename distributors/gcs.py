@@ -18,6 +18,14 @@ from google.auth import exceptions as auth_exc
 from google.cloud import storage
 
 from distributors import keys
+from distributors.base import (
+    ObjectMeta,
+    ReadStream,
+    Store,
+    StoreConfig,
+    TransferSettings,
+    stat_written,
+)
 from distributors.errors import (
     AccessDenied,
     BucketNotFound,
@@ -28,14 +36,6 @@ from distributors.errors import (
     StoreUnreachable,
 )
 from distributors.resume import Held, SessionGone
-from distributors.store import (
-    ObjectMeta,
-    ReadStream,
-    Store,
-    StoreConfig,
-    TransferSettings,
-    stat_written,
-)
 
 _GRANULE = 256 * 1024
 _READ = 1024 * 1024

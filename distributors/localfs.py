@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from distributors import keys
+from distributors.base import ObjectMeta, ReadStream, Store, StoreConfig
 from distributors.checksums import Digest
 from distributors.errors import (
     BucketNotFound,
@@ -21,7 +22,6 @@ from distributors.errors import (
     StoreError,
     UnsafeKey,
 )
-from distributors.store import ObjectMeta, ReadStream, Store, StoreConfig
 
 _BUF = 1024 * 1024
 TMP_DIR = ".fedctl-tmp"

@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+from distributors.base import ObjectMeta
 from distributors.manifest import FileEntry, Manifest, Receipt
-from distributors.store import ObjectMeta
 
 
 class Kind(StrEnum):

@@ -32,8 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from distributors.base import ObjectMeta, ReadStream
 from distributors.errors import ChecksumMismatch, RetryableStoreError, StoreError
-from distributors.store import ObjectMeta, ReadStream
 
 JOURNAL_VERSION = 1
 MAX_AGE = 7 * 24 * 3600.0  # GCS resumable sessions expire after a week

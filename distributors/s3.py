@@ -30,6 +30,14 @@ from botocore.exceptions import (
 )
 
 from distributors import keys
+from distributors.base import (
+    ObjectMeta,
+    ReadStream,
+    Store,
+    StoreConfig,
+    TransferSettings,
+    stat_written,
+)
 from distributors.errors import (
     AccessDenied,
     BucketNotFound,
@@ -39,14 +47,6 @@ from distributors.errors import (
     StoreUnreachable,
 )
 from distributors.resume import Held, SessionGone
-from distributors.store import (
-    ObjectMeta,
-    ReadStream,
-    Store,
-    StoreConfig,
-    TransferSettings,
-    stat_written,
-)
 
 MAX_SINGLE_COPY = 5 * 1024**3
 MIN_PART = 5 * 1024**2

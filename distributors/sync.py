@@ -26,6 +26,7 @@ from tenacity import (
 )
 
 from distributors import manifest as mf
+from distributors.base import ObjectMeta, ReadStream, Store
 from distributors.checksums import Digest
 from distributors.errors import ChecksumMismatch, ManifestError, ObjectNotFound, StoreError
 from distributors.manifest import FileEntry, Manifest, Receipt
@@ -35,7 +36,6 @@ from distributors.relay import FanoutPlan, StoreInfo, plan_fanout
 from distributors.resume import Journal, PartSent, ResumableStore
 from distributors.resume import upload as resumable_upload
 from distributors.retention import versions_to_delete
-from distributors.store import ObjectMeta, ReadStream, Store
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

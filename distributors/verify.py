@@ -7,10 +7,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from distributors import manifest as mf
+from distributors.base import ObjectMeta, Store
 from distributors.checksums import Digest
 from distributors.errors import ManifestError
 from distributors.manifest import FileEntry, Manifest
-from distributors.store import ObjectMeta, Store
 from distributors.sync import Syncer
 
 OK, MISSING, SIZE, CHECKSUM, EXTRA = "ok", "missing", "size-mismatch", "checksum-mismatch", \

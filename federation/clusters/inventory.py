@@ -16,8 +16,8 @@ from typing import Any
 
 from federation.catalog.gpus import lookup
 from federation.model.cluster import NodeGroup
+from federation.model.labels import BINDING_LABEL
 from federation.model.quantity import QuantityError, cpu_millis, memory_bytes, parse_quantity
-from federation.syncer.labels import BINDING_LABEL
 
 GPU_RESOURCE = "nvidia.com/gpu"
 PRODUCT_LABEL = "nvidia.com/gpu.product"

@@ -23,7 +23,7 @@ from federation.clusters.client import DEFAULT_TIMEOUT
 from federation.clusters.crds import ensure_crds
 from federation.errors import InputError
 from federation.fleet import ClusterSpec, Fleet
-from federation.syncer.labels import FIELD_MANAGER, MANAGED_BY, MANAGED_BY_LABEL
+from federation.model.labels import FIELD_MANAGER, MANAGED_BY, MANAGED_BY_LABEL
 from policies.crdgen import crd
 from policies.models import GROUP, KINDS, VERSION
 

@@ -7,10 +7,10 @@ import itertools
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
+from distributors.base import ObjectMeta, ReadStream, Store
 from distributors.checksums import Digest, crc32c_b64
 from distributors.errors import ChecksumMismatch, ObjectNotFound, RetryableStoreError, StoreError
 from distributors.resume import Held, SessionGone
-from distributors.store import ObjectMeta, ReadStream, Store
 
 _gen = itertools.count(1)
 

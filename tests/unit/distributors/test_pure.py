@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from distributors.base import ObjectMeta
 from distributors.errors import ManifestError, UnsafeKey
 from distributors.keys import check_relative, join, relative_to
 from distributors.manifest import FileEntry, Manifest, Receipt
@@ -13,7 +14,6 @@ from distributors.planner import Kind, plan_destination, plan_file, refresh_sour
 from distributors.progress import RateLimiter, parse_rate
 from distributors.relay import StoreInfo, plan_fanout
 from distributors.retention import versions_to_delete
-from distributors.store import ObjectMeta
 
 
 @pytest.mark.parametrize("bad", ["", "/etc/passwd", "a/../../b", "..", "a//b", "./a", "a/.",

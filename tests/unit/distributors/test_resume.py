@@ -277,9 +277,9 @@ def test_gcs_status_query_reads_the_servers_range() -> None:
     is the held prefix, 200 a finished upload, 404/410 a lost session."""
     from types import SimpleNamespace
 
+    from distributors.base import StoreConfig, TransferSettings
     from distributors.gcs import GcsStore
     from distributors.resume import Held, SessionGone
-    from distributors.store import StoreConfig, TransferSettings
 
     store = GcsStore(StoreConfig("g", "gcs", bucket="b", endpoint="http://127.0.0.1:9"),
                      TransferSettings(gcs_status_query=True))

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from distributors import manifest as mf
+from distributors.base import StoreConfig
 from distributors.errors import AccessDenied, ManifestError, UnsafeKey
 from distributors.localfs import FileStore
 from distributors.progress import RecordingEvents
-from distributors.store import StoreConfig
 from distributors.sync import Syncer, SyncOptions
 from distributors.verify import verify_version
 
