@@ -7,6 +7,7 @@ row wins: endpoints are ``provider:region`` with globs; specificity counts exact
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,6 +104,12 @@ def parse_egress_matrix(text: str, file: str = "<egress>") -> EgressMatrix:
                                 _endpoint(row["to"], file, line), usd, gbps))
     return EgressMatrix(meta.get("version", "unversioned"), meta.get("as-of", "unknown"),
                         tuple(rules))
+
+
+def egress_version(matrix: EgressMatrix) -> str:
+    """``<header version>@<digest of the rules>`` (as ``prices.catalog_version``)."""
+    rules = hashlib.sha256(repr(matrix.rules).encode()).hexdigest()[:8]
+    return f"{matrix.version}@{rules}"
 
 
 def load_egress_matrix(path: str | Path | None = None) -> EgressMatrix:

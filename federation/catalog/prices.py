@@ -8,6 +8,7 @@ take precedence over the catalog (``cluster_prices``).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,6 +83,15 @@ def parse_price_catalog(text: str, file: str = "<catalog>") -> PriceCatalog:
         status=meta.get("status", "").split(".")[0],
         rows=tuple(out),
     )
+
+
+def catalog_version(catalog: PriceCatalog) -> str:
+    """``<header version>@<digest of the rows>``: names the prices a decision used. The
+    digest covers the parsed rows only (not comments or layout), so it is the same for one
+    catalog read from a file, a ConfigMap or the shipped data, and across restarts; a file
+    edited without bumping its ``# version:`` header still gets a new version."""
+    rows = hashlib.sha256(repr(catalog.rows).encode()).hexdigest()[:8]
+    return f"{catalog.version}@{rows}"
 
 
 def load_price_catalog(path: str | Path | None = None) -> PriceCatalog:

@@ -12,7 +12,7 @@ Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], Non
 
 
 # Command groups: module under federation.cli with a register(subparsers) function.
-COMMAND_MODULES = ("dev", "plan", "artifacts", "clusters", "hub", "rollout")
+COMMAND_MODULES = ("dev", "plan", "artifacts", "clusters", "hub", "get", "explain", "rollout")
 
 
 def _registrars() -> list[Register]:

@@ -29,7 +29,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from operator import attrgetter, mul
 
-from federation.catalog.egress import EgressMatrix
+from federation.catalog.egress import EgressMatrix, egress_version
 from federation.model.cluster import ClusterSnapshot
 from federation.model.demand import Component, Demand
 from federation.model.placement import (
@@ -77,8 +77,15 @@ class Scheduler:
                  filters: Mapping[str, FilterPlugin] = FILTERS,
                  scorers: Mapping[str, ScorePlugin] = SCORERS) -> None:
         self.egress = egress
+        self.egress_version = egress_version(egress)
         self.filters = tuple(filters.values())
         self.scorers = dict(scorers)
+
+    def set_egress(self, egress: EgressMatrix) -> None:
+        """Use ``egress`` for the decisions from now on (the hub's egress matrix changed);
+        ``egress_version`` names it."""
+        self.egress = egress
+        self.egress_version = egress_version(egress)
 
     # -- entry point ---------------------------------------------------------------------
 

@@ -1,0 +1,121 @@
+"""The decision as recorded in a ResourceBinding's ``status.decision``: trimmed, stable.
+
+``fedctl plan`` shows every cluster's verdict; a binding cannot hold a thousand of them,
+so the record keeps the ``top`` clusters in full (the order of the plan table: placed
+clusters first, then feasible ones by score, then filtered ones) and counts the rest
+(feasible, filtered, and filtered per reason summary). It names the price catalog and
+egress matrix versions the decision was made with and a digest of the whole, untrimmed
+decision (every cluster's verdict, scores, product, replicas and cost) and those
+versions: two records with one digest come from the same decision.
+
+Pure and deterministic (no clock, no I/O): the same decision and versions give the same
+dict, so the hub, which compares a binding's status before writing it, writes only when
+the decision changed. Its size is bounded whatever the fleet size: at most ``top``
+clusters, ``MAX_REASONS`` reason counts, strings cut at ``MAX_TEXT`` characters.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from federation.model.placement import ClusterDiagnosis, Decision
+
+DEFAULT_TOP = 5
+MAX_REASONS = 8  # reason counts kept for the clusters not shown; the rest are "other"
+MAX_TEXT = 300  # characters kept of a message, summary or reason
+# the record's format; a reader refuses a record whose version it does not know
+RECORD_VERSION = 1
+
+
+def ranked(diagnoses: Sequence[ClusterDiagnosis],
+           placed: frozenset[str] | set[str]) -> list[ClusterDiagnosis]:
+    """The plan table's order: placed (most replicas first), feasible (best score first),
+    filtered; ties by name."""
+    return sorted(diagnoses, key=lambda d: (
+        0 if d.cluster in placed else 1 if d.feasible else 2,
+        -d.replicas, -d.total, d.cluster))
+
+
+def cut(text: str, limit: int = MAX_TEXT) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def cluster_entry(d: ClusterDiagnosis) -> dict[str, Any]:
+    """One cluster in full (the entries of ``decision_to_dict``'s ``clusters``)."""
+    return {
+        "cluster": d.cluster,
+        "feasible": d.feasible,
+        "reason": None if d.reason is None else {
+            "plugin": d.reason.plugin, "summary": cut(d.reason.summary),
+            "detail": cut(d.reason.detail)},
+        "tier": d.tier,
+        "product": d.product,
+        "spot": d.spot,
+        "scores": {k: round(v, 2) for k, v in d.scores},
+        "total": round(d.total, 2),
+        "replicas": d.replicas,
+        "hourlyCost": round(d.hourly_cost, 4),
+    }
+
+
+def decision_digest(decision: Decision, prices: str, egress: str) -> str:
+    """A short digest of the whole decision and the price versions it was made with.
+
+    Every field of every cluster's diagnosis goes in (``repr`` of frozen dataclasses and
+    floats is exact and stable across processes), so trimming loses nothing the digest
+    would notice."""
+    d = decision.diagnosis
+    text = repr((RECORD_VERSION, prices, egress, decision.schedulable, decision.message,
+                 decision.gang, decision.hourly_cost, decision.placement.assignments,
+                 d.summary, d.weights, d.clusters))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def decision_record(decision: Decision, *, prices: str, egress: str,
+                    top: int = DEFAULT_TOP) -> dict[str, Any]:
+    """The trimmed, JSON-able record of ``decision`` (see the module docstring)."""
+    if top < 0:
+        raise ValueError(f"top must be >= 0, got {top}")
+    placed = frozenset(decision.placement.clusters)
+    order = ranked(decision.diagnosis.clusters, placed)
+    shown, rest = order[:top], order[top:]
+    by_reason = Counter(r.reason.summary for r in rest if r.reason is not None)
+    reasons = sorted(by_reason.items(), key=lambda kv: (-kv[1], kv[0]))
+    kept = [{"reason": cut(text), "clusters": n} for text, n in reasons[:MAX_REASONS]]
+    other = sum(n for _, n in reasons[MAX_REASONS:])
+    if other:
+        kept.append({"reason": "other reasons", "clusters": other})
+    return {
+        "version": RECORD_VERSION,
+        "schedulable": decision.schedulable,
+        "message": cut(decision.message),
+        "summary": cut(decision.diagnosis.summary),
+        "gang": decision.gang,
+        "hourlyCost": round(decision.hourly_cost, 4),
+        "weights": {k: v for k, v in decision.diagnosis.weights},
+        "clusterCount": len(order),
+        "placedCount": len(placed),
+        "clusters": [cluster_entry(d) for d in shown],
+        "notShown": {
+            "placed": sum(1 for d in rest if d.cluster in placed),
+            "feasible": sum(1 for d in rest if d.feasible and d.cluster not in placed),
+            "filtered": sum(1 for d in rest if not d.feasible),
+            "byReason": kept,
+        },
+        "prices": {"catalog": prices, "egress": egress},
+        "digest": decision_digest(decision, prices, egress),
+    }
+
+
+def recorder(prices: Callable[[], str], egress: Callable[[], str],
+             top: int = DEFAULT_TOP) -> Callable[[Decision], dict[str, Any]]:
+    """``decision -> record`` with the versions in use at call time (the hub's prices
+    change while it runs): the ``explain`` hook of the hub's ``Reconciler``."""
+
+    def explain(decision: Decision) -> dict[str, Any]:
+        return decision_record(decision, prices=prices(), egress=egress(), top=top)
+
+    return explain
