@@ -8,21 +8,17 @@ never put off twice in a row.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
-from federation.clusters.health import Health
 from federation.hub.bindings import TemplateKey
 from federation.hub.reconcile import Reconciler, failover_state
 from federation.interpreters.interpreter import Interpreters
-from federation.model.placement import ClusterAssignment, Decision, Diagnosis, Placement
-from federation.syncer.apply import ApplyResult
 from policies.models import PropagationPolicy
 from policies.parse import load_policies
 
+from .fakes import Fleet, HubServer, OneCluster
+
 KEY = TemplateKey("apps/v1", "Deployment", "ml", "web")
-APPS_STATUS = {"replicas", "readyReplicas", "availableReplicas", "updatedReplicas",
-               "observedGeneration", "conditions"}
 
 
 def _policy() -> PropagationPolicy:
@@ -47,125 +43,14 @@ TEMPLATE: dict[str, Any] = {
 }
 
 
-class _Resource:
-    def __init__(self, path: str) -> None:
-        self._path = path
-
-    def path(self, name: str, namespace: str | None) -> str:
-        return f"{self._path}/namespaces/{namespace}/{name}"
-
-
-class _Resources:
-    async def get(self, *, api_version: str, kind: str) -> _Resource:
-        return _Resource(f"/{api_version}/{kind}")
-
-
-@dataclass
-class HubServer:
-    """The hub apiserver as the reconciler uses it: server-side apply of a binding, merge
-    patches of status subresources (recorded, and the binding kept as the cache would
-    see it after the watch event)."""
-
-    binding: dict[str, Any] | None = None
-    resources: _Resources = field(default_factory=_Resources)
-    writes: list[str] = field(default_factory=list)
-    template_status: dict[str, Any] = field(default_factory=dict)
-
-    async def server_side_apply(self, _res: Any, *, body: dict[str, Any], **_: Any) -> Any:
-        self.writes.append("binding spec")
-        self.binding = {**(self.binding or {}), "metadata": body["metadata"],
-                        "spec": body["spec"]}
-        return self.binding
-
-    async def request(self, method: str, path: str, *, body: dict[str, Any],
-                      **_: Any) -> Any:
-        assert method == "patch" and path.endswith("/status")
-        if "ResourceBinding" in path:
-            self.writes.append("binding status")
-            assert self.binding is not None
-            status = {**(self.binding.get("status") or {}), **body["status"]}
-            # a new object, as a watch event brings (the reconcile's copy is not touched)
-            self.binding = {**self.binding,
-                            "status": {k: v for k, v in status.items() if v is not None}}
-            return self.binding
-        self.writes.append("template status")
-        # a built-in Deployment's status: fields it has no place for are dropped
-        merged = {**self.template_status, **body["status"]}
-        self.template_status = {k: v for k, v in merged.items()
-                                if v is not None and k in APPS_STATUS}
-        return {"status": self.template_status}
-
-
-class Applier:
-    def __init__(self, cluster: str) -> None:
-        self.cluster = cluster
-        self.applied: list[dict[str, Any]] = []
-
-    async def apply(self, obj: dict[str, Any], **_: Any) -> ApplyResult:
-        self.applied.append(obj)
-        # a copy that is ready by the time the status is aggregated
-        copy = {**obj, "metadata": {**obj["metadata"], "generation": 1},
-                "status": {"observedGeneration": 1, "replicas": 1, "updatedReplicas": 1,
-                           "readyReplicas": 1, "availableReplicas": 1}}
-        return ApplyResult(self.cluster, "k", "created", object=copy)
-
-    async def delete(self, *_: Any) -> ApplyResult:
-        return ApplyResult(self.cluster, "k", "deleted")
-
-
-@dataclass
-class Record:
-    name: str
-    applier: Applier
-    spec: dict[str, Any] = field(default_factory=dict)
-    labels: dict[str, str] = field(default_factory=dict)
-
-
-class Fleet:
-    """The members as the reconciler reads them; ``down`` clusters are not ready."""
-
-    def __init__(self, names: list[str]) -> None:
-        self.records = {n: Record(n, Applier(n)) for n in names}
-        self.down: set[str] = set()
-
-    def get(self, name: str) -> Record | None:
-        return self.records.get(name)
-
-    def health(self, name: str) -> Health:
-        return Health(ready=name not in self.down, reachable=name not in self.down)
-
-    def not_ready_for(self, name: str) -> float | None:
-        return 60.0 if name in self.down else None
-
-    def snapshots(self, *_: Any) -> list[Any]:
-        return []
-
-    def copy(self, *_: Any) -> tuple[bool, None]:
-        return True, None
-
-    def copies_of(self, *_: Any) -> dict[str, str]:
-        return {}
-
-
-class OneCluster:
-    """A scheduler that places the template on ``target``."""
-
-    def __init__(self, target: str) -> None:
-        self.target = target
-
-    def schedule(self, *_: Any) -> Decision:
-        placement = Placement((ClusterAssignment(self.target, (("main", 1),)),))
-        return Decision(True, placement, Diagnosis(), 1.5, message=f"placed on {self.target}")
-
-
 def _reconciler(hub: HubServer, fleet: Fleet, scheduler: OneCluster,
                 events: list[str]) -> Reconciler:
     async def record(_obj: dict[str, Any], *, reason: str, message: str,
                      warning: bool = False) -> None:
         events.append(reason)
 
-    return Reconciler(hub=cast(Any, hub), members=cast(Any, fleet),
-                      interpreters=Interpreters(), scheduler=cast(Any, scheduler),
+    return Reconciler(hub=hub, members=fleet,  # type: ignore[arg-type]
+                      interpreters=Interpreters(), scheduler=scheduler,
                       policies=lambda: [_policy()], overrides=list,
                       template=lambda _k: {**TEMPLATE, "status": hub.template_status},
                       binding=lambda _k: hub.binding,
@@ -174,7 +59,7 @@ def _reconciler(hub: HubServer, fleet: Fleet, scheduler: OneCluster,
 
 async def test_a_new_decision_is_recorded_now_and_its_status_one_reconcile_later() -> None:
     hub, fleet, events = HubServer(), Fleet(["m1", "m2"]), list[str]()
-    rec = _reconciler(hub, fleet, OneCluster("m1"), events)
+    rec = _reconciler(hub, fleet, OneCluster("m1", score=1.5), events)
 
     first = await rec.reconcile(KEY)
     assert first.status_due and first.clusters == ("m1",)
@@ -194,7 +79,7 @@ async def test_a_new_decision_is_recorded_now_and_its_status_one_reconcile_later
 
 async def test_a_failover_writes_its_fencing_state_with_the_decision() -> None:
     hub, fleet, events = HubServer(), Fleet(["m1", "m2"]), list[str]()
-    sched = OneCluster("m1")
+    sched = OneCluster("m1", score=1.5)
     rec = _reconciler(hub, fleet, sched, events)
     await rec.reconcile(KEY)
     await rec.reconcile(KEY)
@@ -229,7 +114,7 @@ async def test_a_failover_writes_its_fencing_state_with_the_decision() -> None:
 
 async def test_status_is_never_put_off_twice_in_a_row() -> None:
     hub, fleet, events = HubServer(), Fleet(["m1", "m2"]), list[str]()
-    sched = OneCluster("m1")
+    sched = OneCluster("m1", score=1.5)
     rec = _reconciler(hub, fleet, sched, events)
     assert (await rec.reconcile(KEY)).status_due
     sched.target = "m2"  # the decision changes again before the status was written

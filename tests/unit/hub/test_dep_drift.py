@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from federation.hub.bindings import TemplateKey
 from federation.hub.deps import DependencySync
 from federation.interpreters.interpreter import Interpreters
+
+from .fakes import Fleet
 
 KEY = TemplateKey("apps/v1", "Deployment", "ml", "api")
 REF = ("ConfigMap", "ml", "cfg")
@@ -17,7 +19,7 @@ def _cm(rv: str) -> dict[str, Any]:
 
 
 def test_only_changes_that_are_not_ours_resync_the_referrers() -> None:
-    deps = DependencySync(cast(Any, None), Interpreters(), lambda _d: None)
+    deps = DependencySync(Fleet([]), Interpreters(), lambda _d: None)  # type: ignore[arg-type]
     assert deps.copy_changed("m1", "ConfigMap", "MODIFIED", _cm("1")) == set()  # no referrer
     deps.index[REF] = {KEY}
     deps._seen[("m1", REF, KEY)] = "digest"

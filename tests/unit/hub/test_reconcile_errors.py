@@ -8,20 +8,19 @@ fleet changes; a finished job gives its capacity back and is never placed again.
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 import pytest
 
 from federation.hub.bindings import TemplateKey, holds_of
 from federation.hub.reconcile import Reconciler, _freed
 from federation.interpreters.interpreter import Interpreters
-from federation.model.placement import ClusterAssignment, Decision, Diagnosis, Placement
 from federation.scheduling.reservations import Hold, Ledger
 from federation.syncer.apply import ApplyResult, error_reason
 from policies.models import PropagationPolicy
 from policies.parse import load_policies
 
-from .test_decision_writes import Fleet, HubServer
+from .fakes import Fleet, HubServer, OneCluster, Rejecting, WatchedFleet
 
 JOB = TemplateKey("batch/v1", "Job", "ml", "train")
 DEPLOY = TemplateKey("apps/v1", "Deployment", "ml", "web")
@@ -62,54 +61,20 @@ def _deployment(replicas: int = 1) -> dict[str, Any]:
                                   "spec": {"containers": [{"name": "c", "image": "app:1"}]}}}}
 
 
-class Rejecting:
-    """A member applier answering every apply with ``result``."""
-
-    def __init__(self, result: ApplyResult) -> None:
-        self.result = result
-        self.calls = 0
-
-    async def apply(self, obj: dict[str, Any], **_: Any) -> ApplyResult:
-        self.calls += 1
-        return self.result
+def _placer(target: str | None) -> OneCluster:
+    """Places on ``target`` (None: no room for the job's 4 GPUs)."""
+    return OneCluster(target, no_room="no cluster has 4 free A100-80GB GPUs")
 
 
-class Scheduler:
-    """Places on ``target`` (None: no room) and counts its decisions."""
-
-    def __init__(self, target: str | None) -> None:
-        self.target = target
-        self.calls = 0
-
-    def schedule(self, *_: Any) -> Decision:
-        self.calls += 1
-        if self.target is None:
-            return Decision(False, Placement(), Diagnosis(), 0.0,
-                            message="no cluster has 4 free A100-80GB GPUs")
-        placement = Placement((ClusterAssignment(self.target, (("main", 1),)),))
-        return Decision(True, placement, Diagnosis(), 1.0, message=f"placed on {self.target}")
-
-
-class WatchedFleet(Fleet):
-    """A fleet whose copy caches hold ``copies`` (cluster -> object)."""
-
-    def __init__(self, names: list[str]) -> None:
-        super().__init__(names)
-        self.copies: dict[str, dict[str, Any]] = {}
-
-    def copy(self, cluster: str, *_: Any) -> tuple[bool, dict[str, Any] | None]:
-        return True, self.copies.get(cluster)
-
-
-def _reconciler(hub: HubServer, fleet: Fleet, sched: Scheduler, tmpl: dict[str, Any],
+def _reconciler(hub: HubServer, fleet: Fleet, sched: OneCluster, tmpl: dict[str, Any],
                 events: list[tuple[str, bool, str]], ledger: Ledger | None = None
                 ) -> Reconciler:
     async def record(_obj: dict[str, Any], *, reason: str, message: str,
                      warning: bool = False) -> None:
         events.append((reason, warning, message))
 
-    return Reconciler(hub=cast(Any, hub), members=cast(Any, fleet),
-                      interpreters=Interpreters(), scheduler=cast(Any, sched),
+    return Reconciler(hub=hub, members=fleet,  # type: ignore[arg-type]
+                      interpreters=Interpreters(), scheduler=sched,
                       policies=lambda: [_policy(tmpl["kind"])], overrides=list,
                       template=lambda _k: tmpl, binding=lambda _k: hub.binding,
                       record=record, ledger=ledger)
@@ -143,8 +108,8 @@ async def test_a_schema_rejection_is_a_terminal_condition_naming_the_cluster() -
         "m1", "k", "error", 'cluster m1 answered HTTP 422: Deployment.apps "web" is '
         "invalid: spec.template.spec.containers[0].image: Required value",
         retryable=False, reason="SchemaRejected"))
-    fleet.records["m1"].applier = cast(Any, rejecting)
-    rec = _reconciler(hub, fleet, Scheduler("m1"), _deployment(), events)
+    fleet.records["m1"].applier = rejecting
+    rec = _reconciler(hub, fleet, _placer("m1"), _deployment(), events)
 
     first = await rec.reconcile(DEPLOY)
     assert not first.retry and first.requeue is None and first.stuck_on == ("m1",)
@@ -160,17 +125,17 @@ async def test_a_schema_rejection_is_a_terminal_condition_naming_the_cluster() -
 
 async def test_a_retryable_failure_goes_back_through_the_backoff() -> None:
     hub, fleet, events = HubServer(), Fleet(["m1"]), list[tuple[str, bool, str]]()
-    fleet.records["m1"].applier = cast(Any, Rejecting(ApplyResult(
+    fleet.records["m1"].applier = Rejecting(ApplyResult(
         "m1", "k", "error", "cluster m1 answered HTTP 503: etcd leader changed",
-        retryable=True, reason="ApplyFailed")))
-    rec = _reconciler(hub, fleet, Scheduler("m1"), _deployment(), events)
+        retryable=True, reason="ApplyFailed"))
+    rec = _reconciler(hub, fleet, _placer("m1"), _deployment(), events)
     out = await rec.reconcile(DEPLOY)
     assert out.retry and out.requeue is None and out.stuck_on == ()
 
 
 async def test_an_invalid_template_names_the_field() -> None:
     hub, fleet, events = HubServer(), Fleet(["m1"]), list[tuple[str, bool, str]]()
-    sched = Scheduler("m1")
+    sched = _placer("m1")
     rec = _reconciler(hub, fleet, sched, _deployment(replicas=-2), events)
     out = await rec.reconcile(DEPLOY)
     assert not out.scheduled and not out.retry and out.requeue is None
@@ -183,7 +148,7 @@ async def test_an_invalid_template_names_the_field() -> None:
 
 async def test_a_bad_model_uri_is_an_invalid_template_and_nothing_is_applied() -> None:
     hub, fleet, events = HubServer(), Fleet(["m1"]), list[tuple[str, bool, str]]()
-    sched = Scheduler("m1")
+    sched = _placer("m1")
     isvc = {"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
             "metadata": {"name": "llm", "namespace": "ml", "uid": "u-isvc",
                          "finalizers": ["fedctl.dev/cleanup"]},
@@ -203,7 +168,7 @@ async def test_a_bad_model_uri_is_an_invalid_template_and_nothing_is_applied() -
 
 async def test_unschedulable_waits_for_the_fleet_not_a_timer() -> None:
     hub, fleet, events = HubServer(), Fleet(["m1"]), list[tuple[str, bool, str]]()
-    rec = _reconciler(hub, fleet, Scheduler(None), _job(), events)
+    rec = _reconciler(hub, fleet, _placer(None), _job(), events)
     for _ in range(2):  # the binding, then its status
         out = await rec.reconcile(JOB)
         assert out.unschedulable and not out.retry and out.requeue is None
@@ -213,7 +178,7 @@ async def test_unschedulable_waits_for_the_fleet_not_a_timer() -> None:
 async def test_a_finished_job_gives_its_capacity_back_and_is_never_placed_again() -> None:
     hub, fleet, events = HubServer(), WatchedFleet(["m1", "m2"]), list[tuple[str, bool, str]]()
     ledger = Ledger()
-    sched = Scheduler("m1")
+    sched = _placer("m1")
     rec = _reconciler(hub, fleet, sched, _job(), events, ledger)
     await rec.reconcile(JOB)
     (sent,) = fleet.records["m1"].applier.applied
@@ -252,7 +217,7 @@ async def test_a_finished_job_gives_its_capacity_back_and_is_never_placed_again(
 async def test_a_job_still_running_keeps_its_hold() -> None:
     hub, fleet, events = HubServer(), WatchedFleet(["m1"]), list[tuple[str, bool, str]]()
     ledger = Ledger()
-    rec = _reconciler(hub, fleet, Scheduler("m1"), _job(), events, ledger)
+    rec = _reconciler(hub, fleet, _placer("m1"), _job(), events, ledger)
     await rec.reconcile(JOB)
     (sent,) = fleet.records["m1"].applier.applied
     fleet.copies["m1"] = {**sent, "status": {"active": 1}}

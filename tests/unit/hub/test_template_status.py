@@ -3,38 +3,27 @@ the kind can store, and sums no copy reports any more removed (not left stale)."
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from federation.hub.bindings import TemplateKey
 from federation.hub.reconcile import Reconciler
 from federation.interpreters.interpreter import Interpreters
 
-APPS_STATUS = {"replicas", "readyReplicas", "availableReplicas", "updatedReplicas",
-               "observedGeneration", "conditions"}
+from .fakes import APPS_STATUS, FakeHub, Fleet, OneCluster
 
 
-class _Resource:
-    def path(self, name: str, namespace: str | None) -> str:
-        return f"/apis/apps/v1/namespaces/{namespace}/deployments/{name}"
-
-
-class _Resources:
-    async def get(self, **_: Any) -> _Resource:
-        return _Resource()
-
-
-class DeploymentStatusServer:
+class DeploymentStatusServer(FakeHub):
     """Stands in for the hub apiserver's status subresource of a built-in Deployment:
     a merge patch, unknown fields dropped, zero fields omitted (as the real one does)."""
 
     def __init__(self, kept: frozenset[str] | set[str] = APPS_STATUS) -> None:
+        super().__init__()
         self.kept = kept
-        self.resources = _Resources()
         self.status: dict[str, Any] = {}
         self.patches: list[dict[str, Any]] = []
 
     async def request(self, method: str, path: str, *, body: dict[str, Any],
-                      **_: Any) -> dict[str, Any]:
+                      **kwargs: Any) -> dict[str, Any]:
         assert method == "patch" and path.endswith("/status")
         self.patches.append(body["status"])
         for k, v in body["status"].items():
@@ -48,8 +37,8 @@ class DeploymentStatusServer:
 
 
 def _reconciler(server: DeploymentStatusServer) -> Reconciler:
-    return Reconciler(hub=cast(Any, server), members=cast(Any, None),
-                      interpreters=Interpreters(), scheduler=cast(Any, None),
+    return Reconciler(hub=server, members=Fleet([]),  # type: ignore[arg-type]
+                      interpreters=Interpreters(), scheduler=OneCluster(None),
                       policies=list, overrides=list, template=lambda _k: None,
                       binding=lambda _k: None)
 
