@@ -146,10 +146,9 @@ class PriceState:
 class PriceWatcher:
     """Watches the prices ConfigMap on the hub and reports what changes."""
 
-    def __init__(self, hub: ApiClient, state: PriceState,
+    def __init__(self, state: PriceState,
                  on_prices: Callable[[PriceCatalog, str], None],
                  on_egress: Callable[[EgressMatrix, str], None]) -> None:
-        self.hub = hub
         self.state = state
         self._on_prices = on_prices
         self._on_egress = on_egress
@@ -175,9 +174,9 @@ class PriceWatcher:
                      after.egress_source)
             self._on_egress(after.egress, after.egress_version)
 
-    async def run(self) -> None:
-        """Until cancelled (returns at once when there is nothing to watch: both prices
-        come from files, or the ConfigMap is disabled)."""
+    async def run(self, hub: ApiClient) -> None:
+        """Watch the ConfigMap on ``hub`` until cancelled (returns at once when there is
+        nothing to watch: both prices come from files, or the ConfigMap is disabled)."""
         cfg = self.state.config
         if not cfg.configmap or (cfg.prices_file is not None and cfg.egress_file is not None):
             self.synced.set()
@@ -193,7 +192,7 @@ class PriceWatcher:
 
         refl: Reflector[dict[str, Any]] = Reflector(
             f"hub/configmap/{cfg.namespace}/{cfg.configmap}",
-            k8s.CoreV1Api(self.hub).list_namespaced_config_map,
+            k8s.CoreV1Api(hub).list_namespaced_config_map,
             list_kwargs={"namespace": cfg.namespace,
                          "field_selector": f"metadata.name={cfg.configmap}"},
             on_change=on_change)

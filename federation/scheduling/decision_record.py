@@ -17,11 +17,12 @@ clusters, ``MAX_REASONS`` reason counts, strings cut at ``MAX_TEXT`` characters.
 from __future__ import annotations
 
 import hashlib
+import marshal
 from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from federation.model.placement import ClusterDiagnosis, Decision
+from federation.model.placement import ClusterDiagnosis, Decision, Diagnosis, DiagnosisRow
 
 DEFAULT_TOP = 5
 MAX_REASONS = 8  # reason counts kept for the clusters not shown; the rest are "other"
@@ -30,13 +31,28 @@ MAX_TEXT = 300  # characters kept of a message, summary or reason
 RECORD_VERSION = 1
 
 
-def ranked(diagnoses: Sequence[ClusterDiagnosis],
-           placed: frozenset[str] | set[str]) -> list[ClusterDiagnosis]:
+# ClusterDiagnosis defaults of the fields after ``reason`` (a filtered cluster's row stops
+# at ``tier``): tier, product, spot, scores, total, replicas, hourly_cost
+_DEFAULTS: DiagnosisRow = (None, None, False, (), 0.0, 0, 0.0)
+_FIELDS = 10
+
+
+def full_rows(diagnosis: Diagnosis) -> list[DiagnosisRow]:
+    """Every cluster's ClusterDiagnosis arguments, all ten of them, without building the
+    objects (a thousand of them cost more than the rest of the record)."""
+    if diagnosis.rows:
+        return [row if len(row) == _FIELDS else row + _DEFAULTS[len(row) - 3:]
+                for row in diagnosis.rows]
+    return [(d.cluster, d.feasible, d.reason, d.tier, d.product, d.spot, d.scores, d.total,
+             d.replicas, d.hourly_cost) for d in diagnosis.clusters]
+
+
+def ranked(rows: Sequence[DiagnosisRow],
+           placed: frozenset[str] | set[str]) -> list[DiagnosisRow]:
     """The plan table's order: placed (most replicas first), feasible (best score first),
     filtered; ties by name."""
-    return sorted(diagnoses, key=lambda d: (
-        0 if d.cluster in placed else 1 if d.feasible else 2,
-        -d.replicas, -d.total, d.cluster))
+    return sorted(rows, key=lambda r: (0 if r[0] in placed else 1 if r[1] else 2,
+                                       -r[8], -r[7], r[0]))
 
 
 def cut(text: str, limit: int = MAX_TEXT) -> str:
@@ -61,17 +77,23 @@ def cluster_entry(d: ClusterDiagnosis) -> dict[str, Any]:
     }
 
 
-def decision_digest(decision: Decision, prices: str, egress: str) -> str:
+def decision_digest(decision: Decision, prices: str, egress: str,
+                    rows: Sequence[DiagnosisRow] | None = None) -> str:
     """A short digest of the whole decision and the price versions it was made with.
 
-    Every field of every cluster's diagnosis goes in (``repr`` of frozen dataclasses and
-    floats is exact and stable across processes), so trimming loses nothing the digest
-    would notice."""
+    Every field of every cluster's diagnosis goes in, so trimming loses nothing the
+    digest would notice. Serialised with ``marshal`` format 2 (exact floats, no
+    references: the same bytes for equal values in any process)."""
     d = decision.diagnosis
-    text = repr((RECORD_VERSION, prices, egress, decision.schedulable, decision.message,
-                 decision.gang, decision.hourly_cost, decision.placement.assignments,
-                 d.summary, d.weights, d.clusters))
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    plain = tuple(
+        (r[0], r[1], None if r[2] is None else (r[2].plugin, r[2].summary, r[2].detail,
+                                                r[2].rule), *r[3:])
+        for r in (full_rows(d) if rows is None else rows))
+    data = (RECORD_VERSION, prices, egress, decision.schedulable, decision.message,
+            decision.gang, decision.hourly_cost,
+            tuple((a.cluster, a.replicas) for a in decision.placement.assignments),
+            d.summary, d.weights, plain)
+    return hashlib.sha256(marshal.dumps(data, 2)).hexdigest()[:16]
 
 
 def decision_record(decision: Decision, *, prices: str, egress: str,
@@ -80,9 +102,11 @@ def decision_record(decision: Decision, *, prices: str, egress: str,
     if top < 0:
         raise ValueError(f"top must be >= 0, got {top}")
     placed = frozenset(decision.placement.clusters)
-    order = ranked(decision.diagnosis.clusters, placed)
-    shown, rest = order[:top], order[top:]
-    by_reason = Counter(r.reason.summary for r in rest if r.reason is not None)
+    rows = full_rows(decision.diagnosis)
+    order = ranked(rows, placed)
+    shown = [ClusterDiagnosis(*row) for row in order[:top]]
+    rest = order[top:]
+    by_reason = Counter(r[2].summary for r in rest if r[2] is not None)
     reasons = sorted(by_reason.items(), key=lambda kv: (-kv[1], kv[0]))
     kept = [{"reason": cut(text), "clusters": n} for text, n in reasons[:MAX_REASONS]]
     other = sum(n for _, n in reasons[MAX_REASONS:])
@@ -100,13 +124,13 @@ def decision_record(decision: Decision, *, prices: str, egress: str,
         "placedCount": len(placed),
         "clusters": [cluster_entry(d) for d in shown],
         "notShown": {
-            "placed": sum(1 for d in rest if d.cluster in placed),
-            "feasible": sum(1 for d in rest if d.feasible and d.cluster not in placed),
-            "filtered": sum(1 for d in rest if not d.feasible),
+            "placed": sum(1 for r in rest if r[0] in placed),
+            "feasible": sum(1 for r in rest if r[1] and r[0] not in placed),
+            "filtered": sum(1 for r in rest if not r[1]),
             "byReason": kept,
         },
         "prices": {"catalog": prices, "egress": egress},
-        "digest": decision_digest(decision, prices, egress),
+        "digest": decision_digest(decision, prices, egress, rows),
     }
 
 
