@@ -1,9 +1,11 @@
 """The hub controller's main loop.
 
 Everything runs in one ``asyncio.TaskGroup``: reflectors on the hub (MemberClusters,
-propagation and override policies, ResourceBindings, and each workload kind the hub
-serves), the member set (clients, health probes, inventory watches), a periodic resync,
-and ``workers`` reconcile workers fed by a deduplicating work queue keyed by template.
+propagation and override policies, ResourceBindings), the template watches (every kind an
+interpreter knows, at every version the hub serves it, found by API discovery and
+started or stopped as the hub's CRDs change: ``_follow_kinds``), the member set (clients,
+health probes, inventory and kind watches), a periodic resync, and ``workers`` reconcile
+workers fed by a deduplicating work queue keyed by template.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -23,22 +25,30 @@ from kubernetes_asyncio.client.exceptions import ApiException
 from kubernetes_asyncio.dynamic import DynamicClient
 
 from federation.catalog.egress import load_egress_matrix
-from federation.catalog.kinds import WORKLOAD_KINDS
 from federation.catalog.prices import load_price_catalog
-from federation.clusters.client import DEFAULT_TIMEOUT, api_client
+from federation.clusters.client import api_client
 from federation.clusters.compact import cached_form
 from federation.clusters.crds import ensure_crds
 from federation.clusters.health import Health
 from federation.clusters.join import install_crds
-from federation.clusters.watch import ObjectCache, Reflector
+from federation.clusters.watch import ObjectCache, Reflector, object_key
 from federation.errors import FedctlError
 from federation.hub import events
 from federation.hub.bindings import PLURAL as BINDINGS
 from federation.hub.bindings import TemplateKey, binding_crd, holds_of
+from federation.hub.crd_watch import CrdWatch
 from federation.hub.deps import DependencySync
+from federation.hub.discovery import discover
 from federation.hub.fleet import MemberView, member_view, roomier
 from federation.hub.http import HubMetrics
-from federation.hub.members import Members, WatchedKind, discover_kinds, health_taints
+from federation.hub.kinds import (
+    ServedKind,
+    authored_version,
+    plan_watches,
+    snake,
+    split_ident,
+)
+from federation.hub.members import Members, WatchedKind, health_taints
 from federation.hub.queue import RESYNC, STATUS, WorkQueue
 from federation.hub.ratelimit import TokenBucket
 from federation.hub.reconcile import Outcome, Reconciler
@@ -55,14 +65,6 @@ from policies.source import Document
 
 log = logging.getLogger(__name__)
 
-BUILTIN_TEMPLATES: tuple[tuple[str, str, str, str], ...] = (
-    ("apps/v1", "Deployment", "deployments", "list_deployment_for_all_namespaces"),
-    ("apps/v1", "StatefulSet", "statefulsets", "list_stateful_set_for_all_namespaces"),
-    ("batch/v1", "Job", "jobs", "list_job_for_all_namespaces"),
-    ("v1", "Service", "services", "list_service_for_all_namespaces"),
-    ("v1", "ConfigMap", "configmaps", "list_config_map_for_all_namespaces"),
-    ("v1", "Secret", "secrets", "list_secret_for_all_namespaces"),
-)
 # Never propagated (Karmada skips its own and the kube-* namespaces the same way): the
 # control plane's objects, and fedctl's own (member kubeconfigs, the leader Lease).
 RESERVED_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease",
@@ -75,9 +77,6 @@ MEMBER_SETTLE_SECONDS = 30.0
 # memory: the members' cached snapshots); unschedulable templates are queued at most
 # this often, and only when something changed
 FLEET_CHECK_SECONDS = 1.0
-# how often members holding a terminally failed copy (or, while some template is
-# unschedulable, every member) are asked again which kinds they serve
-KINDS_REFRESH_SECONDS = 30.0
 
 
 @dataclass
@@ -120,6 +119,18 @@ class Hub:
         # installed there): queued again when those clusters' kinds change
         self.stuck: dict[TemplateKey, tuple[str, ...]] = {}
         self._fleet_dirty = False
+        # template watches: (apiVersion, kind) -> its reflector task (None for the
+        # ConfigMap and Secret caches shared with the dependency watches)
+        self._kind_tasks: dict[tuple[str, str], asyncio.Task[None] | None] = {}
+        # kinds watched at several versions: (group, kind) -> the version an object
+        # belongs to when its author is unknown; and who wrote each object in which
+        # version ((group, kind, "ns/name") -> version)
+        self._multi: Mapping[tuple[str, str], str] = {}
+        self._authored: dict[tuple[str, str, str], str] = {}
+        # kinds an interpreter knows that the hub does not serve (no CRD): reported
+        self.missing_kinds: tuple[str, ...] = ()
+        self._kinds_ready = asyncio.Event()
+        self._hub: k8s.ApiClient | None = None
 
     # ---- caches ------------------------------------------------------------------------
     def _parsed(self, refl: ObjectCache | None) -> list[Any]:
@@ -158,10 +169,20 @@ class Hub:
         return [p for name in ("overridepolicies", "clusteroverridepolicies")
                 for p in self._parsed(self._refl.get(name)) if isinstance(p, OverridePolicy)]
 
+    def _owns(self, api_version: str, kind: str, store_key: str) -> bool:
+        """Whether the watch of ``api_version`` holds the template (a kind watched at
+        several versions: the one its author wrote it in)."""
+        group, _, version = api_version.rpartition("/")
+        default = self._multi.get((group, kind))
+        if default is None:
+            return True
+        return self._authored.get((group, kind, store_key), default) == version
+
     def template(self, key: TemplateKey) -> dict[str, Any] | None:
         refl = self.templates.get((key.api_version, key.kind))
-        obj = refl.store.get(f"{key.namespace}/{key.name}") if refl else None
-        if obj is None:
+        store_key = f"{key.namespace}/{key.name}"
+        obj = refl.store.get(store_key) if refl else None
+        if obj is None or not self._owns(key.api_version, key.kind, store_key):
             return None
         if "kind" not in obj:  # list items of built-in types carry no apiVersion/kind
             obj = {**obj, "apiVersion": key.api_version, "kind": key.kind}
@@ -184,9 +205,10 @@ class Hub:
     def template_keys(self) -> list[TemplateKey]:
         keys = []
         for (api_version, kind), refl in self.templates.items():
-            for store_key in refl.store:
+            for store_key in list(refl.store):
                 ns, _, name = store_key.partition("/")
-                if ns not in RESERVED_NAMESPACES:
+                if ns not in RESERVED_NAMESPACES and self._owns(api_version, kind,
+                                                                  store_key):
                     keys.append(TemplateKey(api_version, kind, ns, name))
         return keys
 
@@ -203,6 +225,12 @@ class Hub:
                 return
             key = TemplateKey(api_version, kind, meta.get("namespace", ""), meta["name"])
             if key.namespace in RESERVED_NAMESPACES:
+                return
+            if not self._owns(api_version, kind, f"{key.namespace}/{key.name}"):
+                # written in another version of its kind: that version's watch has it
+                # (if it was ours until now, this key lets go of it)
+                if self._seen.pop(key, None) is not None:
+                    self.queue.add(key)
                 return
             if event == "DELETED":
                 self._seen.pop(key, None)
@@ -268,8 +296,7 @@ class Hub:
             self._deps = DependencySync(members, self.interpreters, self.hub_object)
             # member copies watched: every template kind, and ServiceAccounts (referenced
             # objects only; ConfigMaps and Secrets are template kinds already)
-            members.watched = (*await self._template_reflectors(hub),
-                               WatchedKind("v1", "ServiceAccount", "serviceaccounts"))
+            self._hub = hub
             reconciler = Reconciler(
                 hub=dyn, members=members, interpreters=self.interpreters,
                 scheduler=Scheduler(load_egress_matrix()), policies=self.policies,
@@ -288,13 +315,16 @@ class Hub:
                 tg.create_task(self._sync_members(hub, members), name="members")
                 tg.create_task(self._resync(), name="resync")
                 tg.create_task(self._watch_fleet(members), name="fleet")
-                tg.create_task(self._refresh_kinds(members), name="member-kinds")
+                tg.create_task(self._follow_kinds(hub, members), name="hub-kinds")
                 tg.create_task(self._report_policies(hub), name="policy-status")
                 tg.create_task(self._publish_members(hub, members), name="member-status")
                 for i in range(cfg.workers):
                     tg.create_task(self._worker(reconciler), name=f"worker/{i}")
                 tg.create_task(self._mark_ready(), name="ready")
         finally:
+            for task in self._kind_tasks.values():
+                if task is not None:
+                    task.cancel()
             self.queue.close()
             await members.close()
             await hub.close()
@@ -328,7 +358,7 @@ class Hub:
 
     def _dependency_changed(self, kind: str) -> Callable[[str, dict[str, Any]], None]:
         as_template = (self._template_changed("v1", kind)
-                       if any(k == kind and v == "v1" for v, k, _, _ in BUILTIN_TEMPLATES)
+                       if self.interpreters.supports({"apiVersion": "v1", "kind": kind})
                        else None)
 
         def changed(event: str, obj: dict[str, Any]) -> None:
@@ -351,36 +381,97 @@ class Hub:
             return None
         return {**obj, "apiVersion": "v1", "kind": dep.kind}
 
-    async def _template_reflectors(self, hub: k8s.ApiClient) -> list[WatchedKind]:
-        """Reflectors for every template kind the hub serves; returns those kinds."""
-        apis = {"apps/v1": k8s.AppsV1Api(hub), "batch/v1": k8s.BatchV1Api(hub),
-                "v1": k8s.CoreV1Api(hub)}
-        watched = []
-        for api_version, kind, plural, method in BUILTIN_TEMPLATES:
-            watched.append(WatchedKind(api_version, kind, plural))
-            shared = self._refl.get(f"dep/{kind}")
-            if shared is not None:
-                # ConfigMaps and Secrets: one cache serves both roles (its events go to
-                # the templates that reference the object and to the object as a template)
-                self.templates[(api_version, kind)] = shared
-                continue
-            self.templates[(api_version, kind)] = Reflector(
-                f"hub/{kind}", getattr(apis[api_version], method),
-                on_change=self._template_changed(api_version, kind),
-                transform=cached_form)
-        groups = await k8s.ApisApi(hub).get_api_versions(_request_timeout=DEFAULT_TIMEOUT)
-        served = {g.name: {v.version for v in g.versions} for g in groups.groups}
-        custom = k8s.CustomObjectsApi(hub)
-        for wk in WORKLOAD_KINDS:
-            if wk.version not in served.get(wk.group, set()):
-                continue  # the kind is not installed on this hub
-            watched.append(WatchedKind(wk.api_version, wk.kind, wk.plural))
-            self.templates[(wk.api_version, wk.kind)] = Reflector(
-                f"hub/{wk.kind}", custom.list_cluster_custom_object,
-                list_kwargs={"group": wk.group, "version": wk.version, "plural": wk.plural},
-                on_change=self._template_changed(wk.api_version, wk.kind),
-                transform=cached_form)
-        return watched
+    def _interpretable(self) -> list[tuple[str, str]]:
+        return [split_ident(k) for k in self.interpreters.kinds()]
+
+    async def _follow_kinds(self, hub: k8s.ApiClient, members: Members) -> None:
+        """Template watches for every kind the hub can interpret and serves, started and
+        stopped as the hub's CRDs change."""
+        await CrdWatch("hub", hub).follow(partial(self._refresh_kinds, hub, members))
+
+    async def _refresh_kinds(self, hub: k8s.ApiClient, members: Members) -> None:
+        found = await discover(hub)
+        plan = plan_watches(found.served, self._interpretable(), found.preferred)
+        wanted = {(s.api_version, s.kind): s for s in plan.watches}
+        # a kind whose versions changed is watched afresh at each (who owns what moves)
+        regrouped = {k for k in {*plan.default_version, *self._multi}
+                     if plan.default_version.get(k) != self._multi.get(k)}
+        self._multi = dict(plan.default_version)
+        for key in list(self._kind_tasks):
+            if key not in wanted or _group_kind(key) in regrouped:
+                self._stop_template_watch(key)
+        for key, served in wanted.items():
+            if key not in self._kind_tasks:
+                self._start_template_watch(served)
+        members.set_watched([*(WatchedKind(s.api_version, s.kind, s.plural)
+                               for s in plan.watches),
+                             WatchedKind("v1", "ServiceAccount", "serviceaccounts")])
+        missing = (*plan.missing, *(f"{k} (cluster-scoped)" for k in plan.cluster_scoped))
+        if missing != self.missing_kinds:
+            if missing:
+                log.warning("kinds with an interpreter that the hub does not serve (no "
+                            "CRD installed on the hub), not watched until one is: %s",
+                            ", ".join(missing))
+            self.missing_kinds = missing
+        self.metrics.readiness_details["kinds not served"] = ", ".join(missing)
+        self._kinds_ready.set()
+
+    def _start_template_watch(self, served: ServedKind) -> None:
+        key = (served.api_version, served.kind)
+        shared = self._refl.get(f"dep/{served.kind}") if served.api_version == "v1" else None
+        if shared is not None:
+            # ConfigMaps and Secrets: one cache serves both roles (its events go to the
+            # templates that reference the object and to the object as a template); it
+            # runs with the hub's other reflectors
+            self.templates[key] = shared
+            self._kind_tasks[key] = None
+            return
+        if served.group:
+            call = k8s.CustomObjectsApi(self._hub_api()).list_cluster_custom_object
+            kwargs = {"group": served.group, "version": served.version,
+                      "plural": served.plural}
+        else:
+            method = f"list_{snake(served.kind)}_for_all_namespaces"
+            call = getattr(k8s.CoreV1Api(self._hub_api()), method)
+            kwargs = {}
+        refl = Reflector(f"hub/{served.api_version}/{served.kind}", call, list_kwargs=kwargs,
+                         on_change=self._template_changed(*key),
+                         transform=self._template_form(served.group, served.kind))
+        self.templates[key] = refl
+        self._kind_tasks[key] = asyncio.create_task(refl.run(), name=f"reflector/{refl.name}")
+        log.info("watching %s %s templates", served.api_version, served.kind)
+
+    def _stop_template_watch(self, key: tuple[str, str]) -> None:
+        """Stop watching a kind (its CRD was removed): its templates are reconciled once
+        more, as gone (their copies and bindings are removed)."""
+        task = self._kind_tasks.pop(key)
+        refl = self.templates.pop(key, None)
+        if task is None:
+            return
+        task.cancel()
+        log.info("no longer watching %s %s templates", *key)
+        for store_key in list(refl.store) if refl is not None else ():
+            ns, _, name = store_key.partition("/")
+            tkey = TemplateKey(key[0], key[1], ns, name)
+            if self._seen.pop(tkey, None) is not None:
+                self.queue.add(tkey)
+
+    def _template_form(self, group: str, kind: str) -> Callable[[dict[str, Any]],
+                                                                 dict[str, Any]]:
+        """The cached form of a template; for a kind watched at several versions, first
+        note which version its author wrote it in (``managedFields``, dropped from the
+        cache)."""
+        def keep(obj: dict[str, Any]) -> dict[str, Any]:
+            default = self._multi.get((group, kind))
+            if default is not None:
+                self._authored[(group, kind, object_key(obj))] = authored_version(
+                    obj, group, FIELD_MANAGER, default)
+            return cached_form(obj)
+        return keep
+
+    def _hub_api(self) -> k8s.ApiClient:
+        assert self._hub is not None, "the hub's client exists while the hub runs"
+        return self._hub
 
     async def _sync_members(self, hub: k8s.ApiClient, members: Members) -> None:
         refl = self._refl["memberclusters"]
@@ -478,6 +569,7 @@ class Hub:
                 self.queue.add(key, band=RESYNC)
 
     async def _mark_ready(self) -> None:
+        await self._kinds_ready.wait()
         await asyncio.gather(*(r.synced.wait() for r in
                                [*self._refl.values(), *self.templates.values()]))
         await self._members_settled()
@@ -576,36 +668,6 @@ class Hub:
         for key in sorted(self.unschedulable, key=self.priority, reverse=True):
             self.queue.add(key)
 
-    async def _refresh_kinds(self, members: Members) -> None:
-        """Ask members again which kinds they serve: those holding a copy that failed
-        because its kind is not installed and, while a template is unschedulable, every
-        member (a kind installed there may make room). A change queues the templates
-        stuck on that member and the unschedulable ones (through ``_watch_fleet``)."""
-        while True:
-            await asyncio.sleep(KINDS_REFRESH_SECONDS)
-            wanted = {c for where in self.stuck.values() for c in where}
-            if self.unschedulable:
-                wanted.update(members.names())
-            for name in sorted(wanted):
-                rec = members.get(name)
-                if rec is None or rec.installed_kinds is None or not members.health(
-                        name).ready:
-                    continue
-                try:
-                    kinds = await discover_kinds(rec.applier.api)
-                except Exception as exc:  # the probe reports an unreachable member
-                    log.debug("member %s: discovery failed: %s", name, exc)
-                    continue
-                if kinds == rec.installed_kinds:
-                    continue
-                log.info("member %s serves other kinds now: +%s -%s", name,
-                         sorted(kinds - rec.installed_kinds),
-                         sorted(rec.installed_kinds - kinds))
-                rec.installed_kinds = kinds
-                for key, where in list(self.stuck.items()):
-                    if name in where:
-                        self.queue.add(key)
-
     def refresh_metrics(self) -> None:
         """Gauges read at scrape time."""
         self.metrics.queue_depth.set(len(self.queue))
@@ -614,6 +676,11 @@ class Hub:
             for name in members.names():
                 self.metrics.cluster_ready.labels(cluster=name).set(
                     1 if members.health(name).ready else 0)
+
+
+def _group_kind(key: tuple[str, str]) -> tuple[str, str]:
+    """(apiVersion, kind) -> (group, kind)."""
+    return key[0].rpartition("/")[0], key[1]
 
 
 def _now() -> str:

@@ -1,5 +1,9 @@
 """The hub's HTTP endpoints: /healthz, /readyz, /metrics (Prometheus).
 
+``/readyz`` answers "ok" (200) or "not ready" (503) on its first line; further lines are
+details that do not affect readiness (``HubMetrics.readiness_details``), e.g. the kinds
+an interpreter knows that the hub does not serve.
+
 Metrics live in a registry owned by the process's ``HubMetrics`` (no global registry):
 reconcile duration and outcomes, queue depth, per-member readiness, placements and
 failovers, applies to members by result, leadership.
@@ -41,6 +45,9 @@ class HubMetrics:
             "Conflict, Unreachable, ApplyFailed)", ["result", "reason"], registry=r)
         self.leader = Gauge("fedctl_leader", "1 while this process holds the hub lease",
                             registry=r)
+        # what /readyz tells besides ready or not (e.g. kinds with an interpreter the hub
+        # does not serve); an empty value is not shown. Never fails readiness.
+        self.readiness_details: dict[str, str] = {}
 
 
 def make_app(metrics: HubMetrics, *, alive: Callable[[], bool], ready: Callable[[], bool],
@@ -50,7 +57,9 @@ def make_app(metrics: HubMetrics, *, alive: Callable[[], bool], ready: Callable[
 
     async def readyz(_req: web.Request) -> web.Response:
         ok = ready()
-        return web.Response(text="ok" if ok else "not ready", status=200 if ok else 503)
+        details = [f"{k}: {v}" for k, v in sorted(metrics.readiness_details.items()) if v]
+        text = "\n".join(["ok" if ok else "not ready", *details])
+        return web.Response(text=text, status=200 if ok else 503)
 
     async def metrics_handler(_req: web.Request) -> web.Response:
         refresh()

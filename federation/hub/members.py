@@ -2,8 +2,10 @@
 
 One ``Members`` object owns, per ``MemberCluster`` on the hub: an API client (from the
 member's kubeconfig Secret) in the ``ClientPool`` with its health probe, two reflectors
-(nodes, pods) feeding the GPU inventory, the kinds the member serves (API discovery), and a
-``MemberApplier``. ``snapshots()`` turns all of it into the scheduler's input.
+(nodes, pods) feeding the GPU inventory, the kinds the member serves (API discovery, every
+served version, done again whenever the member's CRDs change: ``CrdWatch``), one copy watch
+per template kind at the version the member serves, and a ``MemberApplier``.
+``snapshots()`` turns all of it into the scheduler's input.
 """
 
 from __future__ import annotations
@@ -13,13 +15,13 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from kubernetes_asyncio import client as k8s
 
 from federation.catalog.prices import PriceCatalog, cluster_prices, vcpu_price
-from federation.clusters.client import DEFAULT_TIMEOUT
 from federation.clusters.compact import cached_form
 from federation.clusters.fencing import Fence, InvalidFence, fence_record
 from federation.clusters.health import (
@@ -40,6 +42,9 @@ from federation.clusters.join import read_member_kubeconfig
 from federation.clusters.pool import ClientPool
 from federation.clusters.watch import ObjectCache, Reflector
 from federation.hub.bindings import digest
+from federation.hub.crd_watch import CrdWatch
+from federation.hub.discovery import discover
+from federation.hub.kinds import installed_idents, snake
 from federation.model.cluster import EDGE_TAINT_KEY, ClusterSnapshot, GpuPrice, Taint
 from federation.scheduling.reservations import Ledger, reserve
 from federation.syncer.apply import MemberApplier
@@ -65,6 +70,11 @@ class WatchedKind:
         group = self.api_version.rpartition("/")[0]
         return f"{group}/{self.kind}" if group else self.kind
 
+    @property
+    def version_ident(self) -> str:
+        """``discover_kinds``' name of this version: "group/version/Kind" ("v1/Kind")."""
+        return f"{self.api_version}/{self.kind}"
+
 
 CopyCallback = Callable[[str, WatchedKind, str, dict[str, Any]], None]
 CopyKey = tuple[str, str, str, str]  # apiVersion, kind, namespace, name
@@ -84,6 +94,7 @@ class MemberRecord:
     installed_kinds: frozenset[str] | None = None
     not_ready_since: float | None = None
     copies: dict[tuple[str, str], ObjectCache] = field(default_factory=dict)
+    copy_tasks: dict[tuple[str, str], asyncio.Task[None]] = field(default_factory=dict)
     fingerprint: str = ""  # what the connection depends on (spec without taints)
     # (nodes version, pods version, holders) -> inventory: rebuilt only when one changes
     inventory_cache: tuple[tuple[int, int, frozenset[str]], Inventory] | None = None
@@ -102,21 +113,9 @@ class MemberRecord:
 
 
 async def discover_kinds(api: k8s.ApiClient) -> frozenset[str]:
-    """Every ``group/Kind`` the member serves ("Kind" alone for the core group)."""
-    kinds: set[str] = set()
-    resources = await k8s.CoreV1Api(api).get_api_resources(_request_timeout=DEFAULT_TIMEOUT)
-    kinds.update(r.kind for r in resources.resources if "/" not in r.name)
-    groups = await k8s.ApisApi(api).get_api_versions(_request_timeout=DEFAULT_TIMEOUT)
-    for g in groups.groups:
-        gv = g.preferred_version.group_version
-        resp = await api.call_api(f"/apis/{gv}", "GET", auth_settings=["BearerToken"],
-                                  response_types_map={200: "object"},
-                                  _return_http_data_only=True,
-                                  _request_timeout=DEFAULT_TIMEOUT)
-        for r in resp.get("resources") or []:
-            if "/" not in r["name"]:
-                kinds.add(f"{g.name}/{r['kind']}")
-    return frozenset(kinds)
+    """Every kind the member serves as ``group/Kind`` and, per served version,
+    ``group/version/Kind`` (the core group: ``Kind`` and ``v1/Kind``)."""
+    return installed_idents((await discover(api)).served)
 
 
 def connection_fingerprint(obj: dict[str, Any]) -> str:
@@ -144,8 +143,10 @@ class Members:
     def __init__(self, catalog: PriceCatalog, cache_dir: Path,
                  on_change: Callable[[str], None], watched: Sequence[WatchedKind] = (),
                  on_copy: CopyCallback | None = None,
-                 copy_view: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> None:
+                 copy_view: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+                 prices_version: str = "builtin") -> None:
         self.catalog = catalog
+        self._prices_version = prices_version
         # what the copy caches keep besides ``cached_form`` (the hub: no pod specs)
         self._copy_view = copy_view
         self.cache_dir = cache_dir
@@ -159,6 +160,28 @@ class Members:
 
     def names(self) -> list[str]:
         return sorted(self._members)
+
+    @property
+    def prices_version(self) -> str:
+        """The version of the price catalog the snapshots are priced with."""
+        return self._prices_version
+
+    def set_prices(self, catalog: PriceCatalog, version: str) -> None:
+        """Price every snapshot from now on with ``catalog`` (e.g. a prices ConfigMap
+        changed). The cached snapshots carry the old prices: they are rebuilt."""
+        self.catalog = catalog
+        self._prices_version = version
+        for rec in self._members.values():
+            rec.snapshot_cache = None
+            rec.revision += 1
+
+    def set_watched(self, watched: Sequence[WatchedKind]) -> None:
+        """Replace the template kinds whose member copies are watched: watches of kinds
+        gone stop, watches of new ones start on every member serving them."""
+        self.watched = tuple(watched)
+        for rec in self._members.values():
+            if rec.installed_kinds is not None:
+                self._sync_copies(rec, rec.applier.api)
 
     def get(self, name: str) -> MemberRecord | None:
         return self._members.get(name)
@@ -221,6 +244,7 @@ class Members:
             if rec is not None and (rec.generation == gen
                                     or rec.fingerprint == connection_fingerprint(obj)):
                 # labels, taints (ours included), pricing: no need to reconnect
+                fence_before = self.fence(name)
                 rec.labels = {k: v for k, v in labels.items()
                               if k != "app.kubernetes.io/managed-by"}
                 rec.spec = obj["spec"]
@@ -228,6 +252,9 @@ class Members:
                 rec.generation = gen
                 rec.revision += 1
                 self.pool.set_policy(name, policy_from_spec(obj["spec"]))
+                if self.fence(name) != fence_before:
+                    # fenced (training gangs held there may move now) or unfenced
+                    self._on_change(name)
                 continue
             if rec is not None:
                 await self.remove(name)
@@ -260,28 +287,45 @@ class Members:
         self._members[name] = rec
         rec.tasks = [asyncio.create_task(nodes.run(), name=f"{name}/nodes"),
                      asyncio.create_task(pods.run(), name=f"{name}/pods"),
-                     asyncio.create_task(self._discover(rec, member.api), name=f"{name}/kinds")]
+                     asyncio.create_task(
+                         CrdWatch(name, member.api).follow(partial(self._discover, rec,
+                                                                   member.api)),
+                         name=f"{name}/kinds")]
         notify(name)
 
     async def _discover(self, rec: MemberRecord, api: k8s.ApiClient) -> None:
-        delay = 1.0
-        while rec.installed_kinds is None:
-            try:
-                rec.installed_kinds = await discover_kinds(api)
-            except Exception as exc:
-                log.debug("member %s: discovery failed: %s", rec.name, exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10)
-        self._watch_copies(rec, api)
+        """(Again) which kinds the member serves: at connect and whenever its CRDs change
+        (``CrdWatch``); copy watches follow, and a change is a member change (templates
+        stuck on a kind missing there, or unschedulable ones, are tried again)."""
+        kinds = await discover_kinds(api)
+        if kinds == rec.installed_kinds:
+            return
+        if rec.installed_kinds is not None:
+            log.info("member %s serves other kinds now: +%s -%s", rec.name,
+                     sorted(kinds - rec.installed_kinds), sorted(rec.installed_kinds - kinds))
+        rec.installed_kinds = kinds
+        self._sync_copies(rec, api)
         self._on_change(rec.name)
 
-    def _watch_copies(self, rec: MemberRecord, api: k8s.ApiClient) -> None:
-        """One label-selected watch per template kind the member serves: our copies."""
+    def _sync_copies(self, rec: MemberRecord, api: k8s.ApiClient) -> None:
+        """One label-selected watch of our copies per template kind, at each watched
+        version the member serves (member1 serving MPIJob ``kubeflow.org/v1`` has its
+        ``v1`` copies watched, not ``v2beta1``); watches of kinds gone stop."""
+        installed = rec.installed_kinds or frozenset()
+        wanted = {(wk.api_version, wk.kind): wk for wk in self.watched
+                  if wk.version_ident in installed}
+        for key in [k for k in rec.copy_tasks if k not in wanted]:
+            rec.copy_tasks.pop(key).cancel()
+            refl = rec.copies.pop(key, None)
+            for obj in list(refl.store.values()) if refl is not None else ():
+                meta = obj.get("metadata") or {}
+                self._unindex((*key, meta.get("namespace") or "", str(meta.get("name"))),
+                              rec.name)
         custom = k8s.CustomObjectsApi(api)
         core = k8s.CoreV1Api(api)
         selector = f"{MANAGED_BY_LABEL}={MANAGED_BY}"
-        for wk in self.watched:
-            if wk.ident not in (rec.installed_kinds or ()):
+        for key, wk in wanted.items():
+            if key in rec.copy_tasks:
                 continue
             if "/" in wk.api_version:
                 group, version = wk.api_version.split("/", 1)
@@ -289,13 +333,14 @@ class Members:
                 kwargs = {"group": group, "version": version, "plural": wk.plural,
                           "label_selector": selector}
             else:  # the core group: /api/v1/<plural>
-                call = getattr(core, f"list_{_snake(wk.kind)}_for_all_namespaces")
+                call = getattr(core, f"list_{snake(wk.kind)}_for_all_namespaces")
                 kwargs = {"label_selector": selector}
             refl = Reflector(
                 f"{rec.name}/{wk.kind}", call, list_kwargs=kwargs,
                 on_change=self._copy_changed(rec.name, wk), transform=self._keep_copy(wk))
-            rec.copies[(wk.api_version, wk.kind)] = refl
-            rec.tasks.append(asyncio.create_task(refl.run(), name=f"{rec.name}/{wk.kind}"))
+            rec.copies[key] = refl
+            rec.copy_tasks[key] = asyncio.create_task(
+                refl.run(), name=f"{rec.name}/{wk.api_version}/{wk.kind}")
 
     def _keep_copy(self, wk: WatchedKind) -> Callable[[dict[str, Any]], dict[str, Any]]:
         def keep(obj: dict[str, Any]) -> dict[str, Any]:
@@ -348,9 +393,10 @@ class Members:
         rec = self._members.pop(name, None)
         if rec is None:
             return
-        for t in rec.tasks:
+        tasks = [*rec.tasks, *rec.copy_tasks.values()]
+        for t in tasks:
             t.cancel()
-        await asyncio.gather(*rec.tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         for key in [k for k, where in self._copy_index.items() if name in where]:
             self._unindex(key, name)
         await self.pool.remove(name)
@@ -481,8 +527,3 @@ class Members:
             "installedKinds": sorted(rec.installed_kinds or ()),
         }
 
-
-def _snake(kind: str) -> str:
-    """``ConfigMap`` -> ``config_map`` (the client's method names)."""
-    return "".join(f"_{c.lower()}" if c.isupper() and i else c.lower()
-                   for i, c in enumerate(kind))
