@@ -14,6 +14,10 @@ from kubernetes_asyncio.config import kube_config
 from federation.errors import FedctlError
 
 DEFAULT_TIMEOUT = 10.0  # seconds, applied to every request made through these clients
+# ``client_for`` replaces the HTTP session inside kubernetes_asyncio's REST client (the
+# library has no public way to turn ``trust_env`` off): checked against this version, and
+# a unit test fails when another one is installed
+INTERNALS_CHECKED_WITH = "36.1.0"
 
 
 class ClusterConnectionError(FedctlError):
@@ -45,6 +49,9 @@ def client_for(cfg: k8s.Configuration) -> k8s.ApiClient:
     few threads). The proxy that the environment names for this server (HTTPS_PROXY,
     NO_PROXY, as kubectl reads them) is resolved here, once; a kubeconfig ``proxy-url``
     still wins. Kubernetes credentials come from the kubeconfig, never from netrc.
+
+    This reaches into the library (``rest_client.pool_manager``): see
+    ``INTERNALS_CHECKED_WITH``.
     """
     if not cfg.proxy:
         cfg.proxy = env_proxy_for(cfg.host or "")

@@ -3,10 +3,12 @@ never looks at the environment per request."""
 
 from __future__ import annotations
 
+import importlib.metadata
+
 import pytest
 from kubernetes_asyncio import client as k8s
 
-from federation.clusters.client import client_for, env_proxy_for
+from federation.clusters.client import INTERNALS_CHECKED_WITH, client_for, env_proxy_for
 
 
 @pytest.fixture
@@ -64,3 +66,12 @@ async def test_kubeconfig_proxy_wins(no_proxy_env: pytest.MonkeyPatch) -> None:
         assert api.rest_client.proxy == "http://127.0.0.3:8080"
     finally:
         await api.close()
+
+
+def test_the_installed_client_library_is_the_one_client_for_was_checked_against() -> None:
+    installed = importlib.metadata.version("kubernetes_asyncio")
+    assert installed == INTERNALS_CHECKED_WITH, (
+        f"kubernetes_asyncio {installed} is installed; client_for replaces "
+        "ApiClient.rest_client.pool_manager, checked with "
+        f"{INTERNALS_CHECKED_WITH}: read the new RESTClientObject.__init__, then update "
+        "INTERNALS_CHECKED_WITH and the pin in pyproject.toml")

@@ -7,9 +7,12 @@ import asyncio
 import json
 from typing import Any
 
+import pytest
+from kubernetes_asyncio.client.exceptions import ApiException
+
 from federation.clusters.compact import INTERN_MAX, cached_form, interned
 from federation.clusters.inventory import PodUsage, pod_usage
-from federation.clusters.watch import Reflector
+from federation.clusters.watch import Reflector, parse_event, watch_events
 
 
 def _obj(name: str) -> dict[str, Any]:
@@ -86,18 +89,65 @@ def test_a_transforming_reflector_keys_records_by_their_object() -> None:
     assert ("DELETED", PodUsage("n1", None, 0, 1000, 0)) in seen
 
 
-def test_raw_watch_builds_no_api_client_and_keeps_events_raw() -> None:
-    from unittest.mock import patch
+class _Body:
+    def __init__(self, lines: list[bytes]) -> None:
+        self._lines = lines
 
-    from federation.clusters.watch import RawWatch
+    async def readline(self) -> bytes:
+        return self._lines.pop(0) if self._lines else b""
 
-    with patch("kubernetes_asyncio.watch.watch.ApiClient",
-               side_effect=AssertionError("an ApiClient per watch")):
-        w = RawWatch()
-    line = json.dumps({"type": "ADDED", "object": {
-        "kind": "Pod", "metadata": {"name": "p", "resourceVersion": "5"}}})
-    event = w.unmarshal_event(line, "V1Pod")
-    assert event["raw_object"]["metadata"]["name"] == "p"
-    assert event["object"] == event["raw_object"]  # not turned into a V1Pod
-    assert w.resource_version == "5"
-    asyncio.run(w.close())
+
+class _Response:
+    """What a generated list call returns with ``_preload_content=False``."""
+
+    def __init__(self, lines: list[bytes]) -> None:
+        self.content = _Body(lines)
+        self.released = False
+
+    def release(self) -> None:
+        self.released = True
+
+
+def _line(type_: str, obj: dict[str, Any]) -> bytes:
+    return json.dumps({"type": type_, "object": obj}).encode() + b"\n"
+
+
+def test_a_watch_streams_raw_events_and_raises_the_error_it_is_sent() -> None:
+    pod = {"kind": "Pod", "metadata": {"name": "p", "namespace": "ml", "resourceVersion": "5"}}
+    calls: list[dict[str, Any]] = []
+    resp = _Response([_line("ADDED", pod), b"\n", _line("BOOKMARK", {
+        "metadata": {"resourceVersion": "6"}}), _line("ERROR", {
+            "kind": "Status", "code": 410, "reason": "Expired", "message": "too old"})])
+
+    async def list_pods(**kwargs: Any) -> _Response:
+        calls.append(kwargs)
+        return resp
+
+    async def go() -> list[dict[str, Any]]:
+        return [e async for e in watch_events(list_pods, resource_version="4")]
+
+    with pytest.raises(ApiException) as err:
+        asyncio.run(go())
+    assert err.value.status == 410 and "too old" in str(err.value.reason)
+    assert calls == [{"resource_version": "4", "watch": True, "_preload_content": False}]
+    assert resp.released
+
+    refl = Reflector("pods", list_pods, timeout_seconds=60)
+    resp.content = _Body([_line("ADDED", pod), _line("BOOKMARK", {
+        "metadata": {"resourceVersion": "6"}})])
+    asyncio.run(refl._watch_once())
+    assert refl.store == {"ml/p": pod}  # the raw dict, not a V1Pod
+    assert refl.resource_version == "6"
+
+
+@pytest.mark.parametrize("line", [b"not json", b'{"type": "ADDED"}', b"[1]"])
+def test_a_line_that_is_not_an_event_is_a_value_error(line: bytes) -> None:
+    with pytest.raises(ValueError, match="malformed watch event"):
+        parse_event(line)
+
+
+def test_a_status_in_place_of_an_event_is_the_api_error() -> None:
+    with pytest.raises(ApiException) as err:
+        parse_event(b'{"kind": "Status", "code": 403, "reason": "Forbidden", "message": "no"}')
+    assert err.value.status == 403
+
