@@ -104,9 +104,9 @@ TRAINING = Placement(
 
 def workload(i: int, rnd: random.Random) -> tuple[Demand, Placement]:
     if i % 5 == 4:
-        comps = (Component("Master", 1, 8, 16_000, 256 * GiB),
-                 Component("Worker", 7, 8, 16_000, 256 * GiB))
-        return Demand("kubeflow.org/v1", "PyTorchJob", f"train-{i}", "ml", comps), TRAINING
+        gang = (Component("Master", 1, 8, 16_000, 256 * GiB),
+                Component("Worker", 7, 8, 16_000, 256 * GiB))
+        return Demand("kubeflow.org/v1", "PyTorchJob", f"train-{i}", "ml", gang), TRAINING
     comps = (Component("predictor", rnd.randint(2, 8), 1, 4000, 24 * GiB),)
     return (Demand("serving.kserve.io/v1beta1", "InferenceService", f"chat-{i}", "serving",
                    comps, artifacts=("s3://models/chat-8b/",)), INFERENCE)

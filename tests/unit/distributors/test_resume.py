@@ -292,7 +292,7 @@ def test_gcs_status_query_reads_the_servers_range() -> None:
     def request(method: str, url: str, **kw: object) -> object:
         sent.append(kw["headers"])  # type: ignore[arg-type]
         return answers.pop(0)
-    store._client._http.request = request  # type: ignore[method-assign]
+    store._client._http.request = request
     session = {"url": "https://example.invalid/upload?upload_id=x", "inflight": 0}
     assert store.resumable_held("k", session, 10 * 2**20, 2**20) == Held(offset=262144)
     assert store.resumable_held("k", session, 10 * 2**20, 2**20) == Held(offset=0)

@@ -45,12 +45,12 @@ TEMPLATE: dict[str, Any] = {
 
 def _reconciler(hub: HubServer, fleet: Fleet, scheduler: OneCluster,
                 events: list[str]) -> Reconciler:
-    async def record(_obj: dict[str, Any], *, reason: str, message: str,
+    async def record(obj: dict[str, Any], *, reason: str, message: str,
                      warning: bool = False) -> None:
         events.append(reason)
 
     return Reconciler(hub=hub, members=fleet,  # type: ignore[arg-type]
-                      interpreters=Interpreters(), scheduler=scheduler,
+                      interpreters=Interpreters(), scheduler=scheduler,  # type: ignore[arg-type]
                       policies=lambda: [_policy()], overrides=list,
                       template=lambda _k: {**TEMPLATE, "status": hub.template_status},
                       binding=lambda _k: hub.binding,

@@ -69,12 +69,12 @@ def _placer(target: str | None) -> OneCluster:
 def _reconciler(hub: HubServer, fleet: Fleet, sched: OneCluster, tmpl: dict[str, Any],
                 events: list[tuple[str, bool, str]], ledger: Ledger | None = None
                 ) -> Reconciler:
-    async def record(_obj: dict[str, Any], *, reason: str, message: str,
+    async def record(obj: dict[str, Any], *, reason: str, message: str,
                      warning: bool = False) -> None:
         events.append((reason, warning, message))
 
     return Reconciler(hub=hub, members=fleet,  # type: ignore[arg-type]
-                      interpreters=Interpreters(), scheduler=sched,
+                      interpreters=Interpreters(), scheduler=sched,  # type: ignore[arg-type]
                       policies=lambda: [_policy(tmpl["kind"])], overrides=list,
                       template=lambda _k: tmpl, binding=lambda _k: hub.binding,
                       record=record, ledger=ledger)

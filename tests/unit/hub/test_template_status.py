@@ -38,7 +38,7 @@ class DeploymentStatusServer(FakeHub):
 
 def _reconciler(server: DeploymentStatusServer) -> Reconciler:
     return Reconciler(hub=server, members=Fleet([]),  # type: ignore[arg-type]
-                      interpreters=Interpreters(), scheduler=OneCluster(None),
+                      interpreters=Interpreters(), scheduler=OneCluster(None),  # type: ignore[arg-type]
                       policies=list, overrides=list, template=lambda _k: None,
                       binding=lambda _k: None)
 
