@@ -1937,6 +1937,20 @@ def run_one(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+# (flag, type, default, help) of the --queue-idle run's options
+QUEUE_IDLE_OPTIONS: tuple[tuple[str, type[float] | type[int], float | None, str], ...] = (
+    ("--queue-idle-ms", float, None,
+     "--queue-idle without building a fleet: this CPU (ms) per unschedulable reconcile"),
+    ("--idle-sample", int, 500,
+     "templates made unschedulable and reconciled (--queue-idle)"),
+    ("--idle-factor", int, 10_000_000,
+     "replicas multiplied by this to make a template unschedulable"),
+    ("--idle-minutes", float, 60.0, "virtual minutes of queue simulated per policy"),
+    ("--fleet-changes-per-hour", float, 6.0,
+     "fleet changes (each re-adds every unschedulable template) for the fleet-change policy"),
+)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -1967,18 +1981,9 @@ def main() -> int:
                         help="also: the idle hub's queue with --workloads templates that "
                              "stay unschedulable (reconciles/min per retry policy, CPU of an "
                              "unschedulable reconcile, fraction of a core)")
-    parser.add_argument("--queue-idle-ms", type=float, default=None,
-                        help="--queue-idle without building a fleet: this CPU (ms) per "
-                             "unschedulable reconcile")
-    parser.add_argument("--idle-sample", type=int, default=500,
-                        help="templates made unschedulable and reconciled (--queue-idle)")
-    parser.add_argument("--idle-factor", type=int, default=10_000_000,
-                        help="replicas multiplied by this to make a template unschedulable")
-    parser.add_argument("--idle-minutes", type=float, default=60.0,
-                        help="virtual minutes of queue simulated per policy")
-    parser.add_argument("--fleet-changes-per-hour", type=float, default=6.0,
-                        help="fleet changes (each re-adds every unschedulable template) "
-                             "for the fleet-change policy")
+    idle = parser.add_argument_group("the --queue-idle run")
+    for flag, kind, default, text in QUEUE_IDLE_OPTIONS:
+        idle.add_argument(flag, type=kind, default=default, help=text)
     parser.add_argument("--single", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.queue_idle_ms is not None:
