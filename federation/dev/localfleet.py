@@ -43,6 +43,15 @@ STATE_FILE = "state.json"
 READY_TIMEOUT = 180.0
 
 
+def recorded_source(source: str, cwd: Path | None = None) -> str:
+    """The fleet file's path as the state records it: absolute when it names a file (so
+    `fedctl clusters join` without -f finds it from any directory); a pseudo-name such as
+    ``<input>`` is kept as it is."""
+    if source.startswith("<"):
+        return source
+    return str((cwd or Path.cwd()) / Path(source).expanduser())
+
+
 def default_state_dir() -> Path:
     env = os.environ.get("FEDCTL_STATE_DIR")
     if env:
@@ -218,7 +227,8 @@ class LocalFleet:
         stores = [self._plan_store(s, ports) for s in fleet.object_stores
                   if s.endpoint is None]
         state = FleetState(
-            name=fleet.name, source=fleet.source, state_dir=str(self.state_dir),
+            name=fleet.name, source=recorded_source(fleet.source),
+            state_dir=str(self.state_dir),
             kubeconfig=str(self.state_dir / "kubeconfig"), started_at=time.time(),
             clusters=clusters, stores=stores,
         )
