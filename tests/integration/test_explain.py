@@ -4,6 +4,7 @@ with `fedctl get placements` and `fedctl explain`, and the prices ConfigMap."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 from collections.abc import Iterator
@@ -157,3 +158,48 @@ async def test_prices_configmap_changes_the_recorded_catalog(
             assert got is not None and got[0].startswith("itest.1@")
         finally:
             await core.delete_namespaced_config_map(CONFIGMAP, NAMESPACE)
+
+
+async def test_price_watcher_follows_the_configmap_on_the_hub(
+        fleet_state: FleetState, member_api: dict[str, Any]) -> None:
+    from federation.hub.prices import EGRESS_KEY, PriceConfig, PriceState, PriceWatcher, load_prices
+
+    hub_api = member_api["hub"]
+    core = k8s.CoreV1Api(hub_api)
+    ns = await namespace(hub_api)
+    cfg = PriceConfig(namespace=ns)
+    start = load_prices(cfg)
+    seen: list[tuple[str, str]] = []
+    watcher = PriceWatcher(PriceState(cfg, start),
+                           on_prices=lambda _c, v: seen.append(("prices", v)),
+                           on_egress=lambda _m, v: seen.append(("egress", v)))
+    task = asyncio.create_task(watcher.run(hub_api))
+    try:
+        await asyncio.wait_for(watcher.synced.wait(), 30)
+        assert seen == []  # no ConfigMap: the samples stay
+        prices = ("# version: itest.2\n"
+                  "provider,region,gpu,on_demand_usd_per_gpu_hour,spot_usd_per_gpu_hour\n"
+                  "onprem,*,H100-80GB,1.25,\n")
+        await core.create_namespaced_config_map(ns, {
+            "metadata": {"name": CONFIGMAP}, "data": {PRICES_KEY: prices}})
+
+        async def got(n: int) -> bool:
+            return len(seen) >= n
+
+        await eventually(lambda: got(1), timeout=20, what="the ConfigMap's catalog")
+        assert seen[0][0] == "prices" and seen[0][1].startswith("itest.2@")
+        # bad prices: kept; good egress next to them: applied
+        await core.patch_namespaced_config_map(CONFIGMAP, ns, {"data": {
+            PRICES_KEY: prices.replace("H100-80GB", "H999"),
+            EGRESS_KEY: "# version: net.9\nfrom,to,usd_per_gb,gbps\n*,*,0.01,10\n"}})
+        await eventually(lambda: got(2), timeout=20, what="the ConfigMap's egress")
+        assert seen[1][0] == "egress" and seen[1][1].startswith("net.9@")
+        assert watcher.state.current.catalog_version == seen[0][1]
+        await core.delete_namespaced_config_map(CONFIGMAP, ns)
+        await eventually(lambda: got(4), timeout=20, what="the samples back")
+        assert sorted(seen[2:]) == [("egress", start.egress_version),
+                                    ("prices", start.catalog_version)]
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
