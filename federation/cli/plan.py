@@ -23,15 +23,17 @@ import yaml
 from federation.catalog.egress import load_egress_matrix
 from federation.catalog.prices import PriceCatalog, load_price_catalog
 from federation.cli.plan_deps import PlannedDependency, describe, plan_dependencies, split_workload
-from federation.errors import InputError
+from federation.errors import InputError, InputErrors
 from federation.fleet import load_fleet_file
-from federation.interpreters import DemandError, extract_demand
+from federation.interpreters import DemandError, extract_demand, paths
+from federation.interpreters.interpreter import Interpreters
 from federation.model.cluster import ClusterSnapshot
 from federation.model.demand import Demand
 from federation.model.placement import Decision
 from federation.scheduling.explain import decision_to_dict
 from federation.scheduling.fleet_snapshot import snapshot_from_fleet
 from federation.scheduling.runtime import Scheduler
+from federation.syncer.validate import storage_uri_errors
 from policies.match import select_policy
 from policies.models import PropagationPolicy
 from policies.parse import parse_documents
@@ -123,6 +125,7 @@ def _plan_one(doc: Document, policies: list[PropagationPolicy],
     except DemandError as exc:
         raise InputError(exc.message, file=doc.file, line=doc.line_of(exc.field_path),
                          path=format_path(exc.field_path) or None, hint=exc.hint) from None
+    _check_storage_uris(doc)
     policy = select_policy(policies, demand.api_version, demand.kind, demand.name,
                            demand.namespace, dict(demand.labels))
     if policy is None:
@@ -131,6 +134,22 @@ def _plan_one(doc: Document, policies: list[PropagationPolicy],
                          file=doc.file, line=doc.start_line,
                          hint=f"policies given: {names}; check resourceSelectors")
     return demand, policy, scheduler.schedule(clusters, demand, policy.spec.placement)
+
+
+def _check_storage_uris(doc: Document, interpreters: Interpreters | None = None) -> None:
+    """Model URIs the hub would refuse (``InvalidTemplate``, nothing applied), reported
+    with file:line and field path: one ``InputError``, or ``InputErrors`` for several."""
+    interp = interpreters or Interpreters()
+    errors = storage_uri_errors(doc.data, interp)
+    if not errors:
+        return
+    # the concrete path of each reported field, for its line in the file
+    concrete = {format_path(path): path for expr in interp.spec_for(doc.data).storage_uris
+                for path, _value in paths.resolve(doc.data, expr)}
+    found = [InputError(f"invalid model URI {e.value!r}: {e.message}", file=doc.file,
+                        line=doc.line_of(concrete.get(e.path, ())), path=e.path,
+                        hint=e.hint) for e in errors]
+    raise found[0] if len(found) == 1 else InputErrors(found)
 
 
 def render_dependencies(deps: list[PlannedDependency], unreferenced: list[str],

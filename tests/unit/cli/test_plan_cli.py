@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from federation.cli.plan import register, run
-from federation.errors import InputError
+from federation.errors import InputError, InputErrors
 
 ROOT = Path(__file__).resolve().parents[3]
 EX = ROOT / "policies" / "examples"
@@ -267,3 +267,39 @@ def test_a_lone_configmap_is_still_planned_as_the_workload(tmp_path: Path) -> No
                                 "{apiVersion: v1, kind: ConfigMap}")
     rc, text, _ = ray_plan(tmp_path, CODE_CM, policy=policy)
     assert rc == 0 and text.startswith("ConfigMap default/ray-job-code-sample (v1)")
+
+
+# ---- model URIs are checked as the hub checks them ------------------------------------------
+def test_a_bad_model_uri_is_reported_with_file_line_and_field(tmp_path: Path) -> None:
+    text = (EX / "workloads/inferenceservice-chat.yaml").read_text()
+    w = tmp_path / "isvc.yaml"
+    w.write_text(text.replace("s3://models/llama-3.1-8b-instruct/", "s3:/models/llama"))
+    line = 1 + next(i for i, t in enumerate(w.read_text().splitlines()) if "storageUri" in t)
+    with pytest.raises(InputError) as info:
+        plan("-f", str(w), "-p", str(EX / "inference-two-regions.yaml"))
+    err = info.value
+    assert (err.file, err.line, err.path) == (str(w), line, "spec.predictor.model.storageUri")
+    assert str(err).startswith(f"{w}:{line}: spec.predictor.model.storageUri: invalid model "
+                               "URI 's3:/models/llama': malformed: 's3' must be followed by "
+                               "'://' (write s3://models/llama)")
+
+
+def test_every_bad_model_uri_is_reported(tmp_path: Path) -> None:
+    w = tmp_path / "isvc.yaml"
+    w.write_text("apiVersion: serving.kserve.io/v1beta1\nkind: InferenceService\n"
+                 "metadata: {name: chat, namespace: serving, labels: {app: chat}}\n"
+                 "spec:\n  predictor:\n    model:\n      modelFormat: {name: sklearn}\n"
+                 "      storageUri: S3://models/x\n"
+                 "    sklearn:\n      storageUri: gs://b\n")
+    with pytest.raises(InputErrors) as info:
+        plan("-f", str(w), "-p", str(EX / "inference-two-regions.yaml"))
+    got = [(e.line, e.path) for e in info.value.errors]
+    assert got == [(8, "spec.predictor.model.storageUri"),
+                   (10, "spec.predictor.sklearn.storageUri")]
+    assert "scheme 'S3' must be lowercase" in str(info.value)
+
+
+def test_a_good_model_uri_is_planned() -> None:
+    rc, _text = plan("-f", str(EX / "workloads/inferenceservice-chat.yaml"),
+                     "-p", str(EX / "inference-two-regions.yaml"))
+    assert rc == 0
