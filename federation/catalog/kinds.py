@@ -1,12 +1,15 @@
 """Workload kinds fedctl knows beyond the built-in ones (the AI operators' CRDs).
 
 Group, version, kind and plural are the real ones of each operator. ``WORKLOAD_KINDS`` has
-one entry per kind, at the version the hub stores and watches; ``OTHER_VERSIONS`` lists
+one entry per kind, at the version the local fleet's hub stores; ``OTHER_VERSIONS`` lists
 further versions a member may serve instead (MPIJob ``kubeflow.org/v1`` of the Kubeflow
-training-operator, where ``v2beta1`` is the MPI operator's). The local fleet installs
-them as CRDs (``federation.dev.crds``); fleet files name them in ``simulate.workloadKinds``
-as ``Kind`` or ``group/Kind``, with ``/version`` appended for another version
-(``MPIJob/v1``).
+training-operator, where ``v2beta1`` is the MPI operator's; the hub's CRD serves both). The
+local fleet installs them as CRDs (``federation.dev.crds``); fleet files name them in
+``simulate.workloadKinds`` as ``Kind`` or ``group/Kind``, with ``/version`` appended for
+another version (``MPIJob/v1``).
+
+The hub does not read this list: it watches every kind an interpreter knows, at every
+version the hub serves it, as found by API discovery (``federation.hub.kinds``).
 """
 
 from __future__ import annotations

@@ -189,8 +189,17 @@ class Hub:
         return obj
 
     def binding(self, key: TemplateKey) -> dict[str, Any] | None:
+        """The template's ResourceBinding, or the one an older hub named without the API
+        group (``legacy_binding_name``) if it records this template: it is adopted."""
         refl = self._refl.get(BINDINGS)
-        return refl.store.get(f"{key.namespace}/{key.binding_name}") if refl else None
+        if refl is None:
+            return None
+        found = refl.store.get(f"{key.namespace}/{key.binding_name}")
+        if found is None and key.legacy_binding_name != key.binding_name:
+            old = refl.store.get(f"{key.namespace}/{key.legacy_binding_name}")
+            if old is not None and key.owns(old):
+                return old
+        return found
 
     def priority(self, key: TemplateKey) -> int:
         """The priority of the policy that selects ``key`` (0 when none does yet)."""
@@ -322,6 +331,7 @@ class Hub:
                     tg.create_task(self._worker(reconciler), name=f"worker/{i}")
                 tg.create_task(self._mark_ready(), name="ready")
         finally:
+            self.metrics.readiness_details.pop("kinds not served", None)
             for task in self._kind_tasks.values():
                 if task is not None:
                     task.cancel()

@@ -95,6 +95,7 @@ class MemberRecord:
     not_ready_since: float | None = None
     copies: dict[tuple[str, str], ObjectCache] = field(default_factory=dict)
     copy_tasks: dict[tuple[str, str], asyncio.Task[None]] = field(default_factory=dict)
+    api: k8s.ApiClient | None = None  # the member's client (its copy watches use it)
     fingerprint: str = ""  # what the connection depends on (spec without taints)
     # (nodes version, pods version, holders) -> inventory: rebuilt only when one changes
     inventory_cache: tuple[tuple[int, int, frozenset[str]], Inventory] | None = None
@@ -144,9 +145,9 @@ class Members:
                  on_change: Callable[[str], None], watched: Sequence[WatchedKind] = (),
                  on_copy: CopyCallback | None = None,
                  copy_view: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
-                 prices_version: str = "builtin") -> None:
+                 prices_version: str | None = None) -> None:
         self.catalog = catalog
-        self._prices_version = prices_version
+        self._prices_version = catalog.version if prices_version is None else prices_version
         # what the copy caches keep besides ``cached_form`` (the hub: no pod specs)
         self._copy_view = copy_view
         self.cache_dir = cache_dir
@@ -180,8 +181,8 @@ class Members:
         gone stop, watches of new ones start on every member serving them."""
         self.watched = tuple(watched)
         for rec in self._members.values():
-            if rec.installed_kinds is not None:
-                self._sync_copies(rec, rec.applier.api)
+            if rec.installed_kinds is not None and rec.api is not None:
+                self._sync_copies(rec, rec.api)
 
     def get(self, name: str) -> MemberRecord | None:
         return self._members.get(name)
@@ -280,7 +281,7 @@ class Members:
                            generation=int(obj["metadata"].get("generation") or 0),
                            nodes=nodes, pods=pods,
                            applier=MemberApplier(name, member.api, self.cache_dir),
-                           fingerprint=connection_fingerprint(obj),
+                           fingerprint=connection_fingerprint(obj), api=member.api,
                            # not ready until probed: a member that never answers gets
                            # the failover toleration counted from now
                            not_ready_since=time.monotonic())

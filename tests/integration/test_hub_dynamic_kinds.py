@@ -189,7 +189,8 @@ async def test_crd_installed_on_a_member_after_it_joined_makes_the_kind_schedula
             copy = await eventually(
                 lambda: get(member_api["member1"], "kubeflow.org", "v1", ns, "xgboostjobs",
                             name),
-                timeout=60, what="XGBoostJob placed on member1 once it serves the kind")
+                # the member's CRD watch triggers discovery: no restart, no 30 s poll
+                timeout=20, what="XGBoostJob placed on member1 once it serves the kind")
             assert copy["spec"]["xgbReplicaSpecs"]["Worker"]["replicas"] == 1
             await k8s.CustomObjectsApi(hub_api).delete_namespaced_custom_object(
                 "kubeflow.org", "v1", ns, "xgboostjobs", name)
