@@ -373,11 +373,21 @@ class Gang:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Failover:
-    """What the hub does when a member cluster fails."""
+    """What the hub does when a member cluster fails.
+
+    Serving and stateless kinds move after ``clusterNotReadySeconds`` (0: as soon as the
+    member is detected NotReady; detection is the MemberCluster's ``spec.health``). Training
+    gangs (PyTorchJob, TFJob, MPIJob, TrainJob, JobSet, Volcano Job, RayJob...) start
+    elsewhere only once the old copy is known to be stopped: the member answered and the
+    copy and its pods are gone, or the member is fenced (``fedctl clusters fence``); until
+    then the binding's ``Failover`` condition is ``AwaitingFence``.
+    """
 
     cluster_not_ready_seconds: int = spec_field(
         default=10, minimum=0, maximum=86400,
-        doc="How long a cluster may be NotReady before its replicas move.")
+        doc="How long a cluster may be NotReady before its serving replicas move (0: at "
+        "once). Training gangs never leave a NotReady cluster that is not fenced "
+        "(`fedctl clusters fence NAME`): its pods may still run there.")
     grace_period_seconds: int = spec_field(default=600, minimum=0, maximum=86400,
                                            doc="How long old replicas run after a move.")
     purge_mode: str = spec_field(default="Graciously",
@@ -385,7 +395,8 @@ class Failover:
                                  doc="When old replicas are deleted after a move (serving "
                                  "kinds): Graciously once the new copies are healthy or "
                                  "gracePeriodSeconds passed, Immediately, or Never (left "
-                                 "for an operator). Training gangs always go Immediately: "
+                                 "for an operator). Training gangs: the old copy is deleted, "
+                                 "and gone with its pods, before the new one is created: "
                                  "never two copies running.")
     checkpoint_env: str = spec_field(
         default="CHECKPOINT_DIR",

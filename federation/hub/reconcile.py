@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import math
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
@@ -31,6 +32,13 @@ from federation.hub.bindings import (
     placement_of,
 )
 from federation.hub.deps import DependencySync, DepsResult, deps_from_json, deps_to_json
+from federation.hub.gang_gate import (
+    Gate,
+    OldCopy,
+    awaiting_fence_message,
+    gang_gate,
+    stopping_message,
+)
 from federation.hub.members import Members
 from federation.hub.ratelimit import TokenBucket
 from federation.interpreters.demand import DemandError, extract_demand
@@ -132,6 +140,8 @@ class Reconciler:
 
     # ---- entry ---------------------------------------------------------------------------
     async def reconcile(self, key: TemplateKey) -> Outcome:
+        # a binding adopted from an older hub keeps its label (its copies carry it)
+        key = key.with_binding(self._binding(key))
         held = dict(self.ledger.holds(key.label))
         outcome = await self._reconcile(key)
         if _freed(held, self.ledger.holds(key.label)):
@@ -196,6 +206,14 @@ class Reconciler:
         grace = float(policy.spec.failover.cluster_not_ready_seconds)
         snaps = self.members.snapshots(grace, holding, self.ledger, key.label)
         decision = self.scheduler.schedule(snaps, demand, policy.spec.placement, previous)
+        silent = (self._silent_left(previous, decision)
+                  if decision.gang in TRAINING_GANGS else [])
+        if silent:
+            # a training gang never leaves a cluster that does not answer unless it is
+            # fenced (its pods may still run there): it stays whatever the toleration
+            snaps = self.members.snapshots(math.inf, holding, self.ledger, key.label)
+            decision = self.scheduler.schedule(snaps, demand, policy.spec.placement,
+                                               previous)
         placement, sched = settle(decision, demand, previous, binding, self.ledger, key.label)
         rules = [r for p in select_overrides(self._overrides(), key.api_version, key.kind,
                                              key.name, key.namespace, labels)
@@ -225,12 +243,37 @@ class Reconciler:
                                           policy.spec.failover.checkpoint_env)
                 if loc is not None:
                     resume = (loc, moved_off[0])
-        applied, copies = await self._apply(
-            key, tmpl, placement, rules,
-            adopt=policy.spec.conflict_resolution == "Overwrite", resume=resume)
-        cleanup, requeue = await self._prune(key, binding, placement, copies, gang,
-                                             policy.spec.failover)
-        conds = [sched, _applied_condition(applied, binding)]
+        gate = await self._gang_gate(key, binding, placement) if gang else None
+        extra: list[dict[str, Any]] = []
+        if silent:
+            extra.append(condition("Failover", False, "AwaitingFence",
+                                   awaiting_fence_message(key.kind, silent), _now(),
+                                   _conds(binding)))
+        applied: dict[str, dict[str, Any]] = {}
+        copies: dict[str, dict[str, Any]] = {}
+        requeue: float | None = None
+        if gate is not None and not gate.open:
+            # the old copy may still run: the new one waits (no apply, no prune)
+            cleanup = list(gate.remember)
+            requeue = 1.0 if gate.stopping else None
+            if gate.awaiting_fence and not silent:
+                extra.append(condition("Failover", False, "AwaitingFence",
+                                       awaiting_fence_message(key.kind, gate.awaiting_fence),
+                                       _now(), _conds(binding)))
+            elif not gate.awaiting_fence:
+                extra.append(condition("Failover", False, "StoppingOldCopy",
+                                       stopping_message(gate.stopping, placement.clusters),
+                                       _now(), _conds(binding)))
+        else:
+            applied, copies = await self._apply(
+                key, tmpl, placement, rules,
+                adopt=policy.spec.conflict_resolution == "Overwrite", resume=resume)
+            cleanup, requeue = await self._prune(key, binding, placement, copies, gang,
+                                                 policy.spec.failover)
+        held = gate is not None and not gate.open
+        conds = [sched, condition("Applied", False, "AwaitingOldCopy", extra[-1]["message"],
+                                  _now(), _conds(binding))
+                 if held and extra else _applied_condition(applied, binding), *extra]
         deps = await self._sync_deps(key, tmpl, binding, placement, pending,
                                      policy.spec.propagate_deps)
         if deps is not None:
@@ -273,6 +316,73 @@ class Reconciler:
                        unschedulable=not decision.schedulable,
                        stuck_on=tuple(sorted(c for c, r in applied.items()
                                              if not r["ok"] and not r.get("retryable", True))))
+
+    # ---- training gangs leaving a cluster -----------------------------------------------
+    def _silent_left(self, previous: Placement | None, decision: Decision) -> list[str]:
+        """Registered clusters the decision moves the workload off that do not answer and
+        are not fenced."""
+        if previous is None:
+            return []
+        return [c for c in previous.clusters
+                if c not in decision.placement.clusters and self.members.get(c) is not None
+                and not self.members.health(c).ready and self.members.fence(c) is None]
+
+    async def _gang_gate(self, key: TemplateKey, binding: dict[str, Any] | None,
+                         placement: Placement) -> Gate:
+        """Whether a training gang may start on ``placement`` (``gang_gate``): deletes the
+        copies on answering clusters it leaves, in the foreground, and reports what it
+        still waits for."""
+        before = placement_of(binding)
+        old = set(before.clusters) if before else set()
+        old |= set(failover_state(binding).get("pendingCleanup") or [])
+        old |= self._orphans(key, set(placement.clusters))
+        olds: list[OldCopy] = []
+        for cluster in sorted(old - set(placement.clusters)):
+            rec = self.members.get(cluster)
+            if rec is None:
+                continue  # unregistered: nothing to wait for
+            ready = self.members.health(cluster).ready
+            present, terminating = (await self._copy_state(rec.applier, cluster, key)
+                                    if ready else (True, False))
+            olds.append(OldCopy(cluster, ready, self.members.fence(cluster) is not None,
+                                present, terminating))
+        started = all(self._ours(c, key) for c in placement.clusters)
+        gate = gang_gate(olds, started)
+        for cluster in gate.delete:
+            rec = self.members.get(cluster)
+            if rec is not None:
+                await rec.applier.delete(key.api_version, key.kind, key.name,
+                                         key.namespace or None, foreground=True)
+                self._applied.pop((cluster, key), None)
+        return gate
+
+    def _ours(self, cluster: str, key: TemplateKey) -> bool:
+        """``cluster``'s watched copy of the template is ours (labelled for it)."""
+        _, copy = self.members.copy(cluster, key.api_version, key.kind, key.namespace,
+                                    key.name)
+        labels = ((copy or {}).get("metadata") or {}).get("labels") or {}
+        return copy is not None and labels.get(BINDING_LABEL) == key.label
+
+    async def _copy_state(self, applier: MemberApplier, cluster: str,
+                          key: TemplateKey) -> tuple[bool, bool]:
+        """(present, terminating) of our copy on an answering cluster: from the member's
+        watch when the kind is watched there, else listed by our binding label."""
+        watched, copy = self.members.copy(cluster, key.api_version, key.kind,
+                                          key.namespace, key.name)
+        if not watched:
+            try:
+                found = [o for o in await applier.list_bound(key.api_version, key.kind,
+                                                              key.label)
+                         if (o.get("metadata") or {}).get("name") == key.name]
+            except Exception:
+                return True, False
+            copy = found[0] if found else None
+        if copy is None:
+            return False, False
+        meta = copy.get("metadata") or {}
+        if (meta.get("labels") or {}).get(BINDING_LABEL) != key.label:
+            return False, False  # not ours (another binding's, or a user's)
+        return True, bool(meta.get("deletionTimestamp"))
 
     # ---- finished jobs ------------------------------------------------------------------
     def _finished(self, key: TemplateKey, tmpl: dict[str, Any],
@@ -511,7 +621,7 @@ class Reconciler:
             return Outcome(False, tuple(left), f"waiting to delete from {', '.join(left)}",
                            requeue=5.0)
         if binding is not None:
-            await self._delete_binding(key)
+            await self._delete_binding(key, (binding.get("metadata") or {}).get("name"))
         self.ledger.drop(key.label)
         self._deferred.discard(key)
         if tmpl is not None and FINALIZER in (tmpl["metadata"].get("finalizers") or []):
@@ -547,11 +657,12 @@ class Reconciler:
             if exc.status != 404:
                 raise
 
-    async def _delete_binding(self, key: TemplateKey) -> None:
+    async def _delete_binding(self, key: TemplateKey, name: str | None = None) -> None:
+        """Delete the binding ``name`` (default: the key's)."""
         res = await self._resource(f"{GROUP}/{VERSION}", KIND)
         try:
-            await self.hub.delete(res, name=key.binding_name, namespace=key.namespace,
-                                  serializer=raw_dict)
+            await self.hub.delete(res, name=name or key.binding_name,
+                                  namespace=key.namespace, serializer=raw_dict)
         except ApiException as exc:
             if exc.status != 404:
                 raise
@@ -600,6 +711,11 @@ class Reconciler:
                                              namespace=key.namespace,
                                              field_manager=FIELD_MANAGER,
                                              force_conflicts=True, serializer=raw_dict)
+            legacy = ((binding or {}).get("metadata") or {}).get("name")
+            if legacy and legacy != key.binding_name:
+                # adopted: the older hub's binding is replaced by the one just written
+                await self._delete_binding(key, str(legacy))
+                binding = None  # its status is not this binding's: written afresh
         if not write_status:
             return
         health = {c: self.interpreters.health(o) for c, o in (copies or {}).items()}
@@ -703,8 +819,10 @@ def _spec_changed(binding: Mapping[str, Any] | None, spec: Mapping[str, Any],
     """Would applying ``spec`` change the binding (or create it)?"""
     if binding is None:
         return True
-    labels = (binding.get("metadata") or {}).get("labels") or {}
-    return bool((binding.get("spec") or {}) != spec or labels.get(BINDING_LABEL) != key.label)
+    meta = binding.get("metadata") or {}
+    labels = meta.get("labels") or {}
+    return bool((binding.get("spec") or {}) != spec or labels.get(BINDING_LABEL) != key.label
+                or meta.get("name", key.binding_name) != key.binding_name)
 
 
 def _resume_of(state: Mapping[str, Any]) -> tuple[str, str] | None:

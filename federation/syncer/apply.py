@@ -248,13 +248,17 @@ class MemberApplier:
                            object=applied)
 
     async def delete(self, api_version: str, kind: str, name: str,
-                     namespace: str | None) -> ApplyResult:
+                     namespace: str | None, *, foreground: bool = False) -> ApplyResult:
+        """Delete one object. ``foreground``: the object stays (terminating) until the
+        garbage collector has deleted what it owns (a job's pods), so its disappearance
+        means they are gone too."""
         key = f"{api_version}/{kind} {namespace + '/' if namespace else ''}{name}"
         try:
             dyn = await self._dynamic()
             res = await self.resource(api_version, kind)
             await dyn.delete(res, name=name, namespace=namespace if res.namespaced else None,
-                             propagation_policy="Background", serializer=raw_dict,
+                             propagation_policy="Foreground" if foreground else "Background",
+                             serializer=raw_dict,
                              _request_timeout=self.timeout)
             return ApplyResult(self.cluster, key, "deleted")
         except ResourceNotFoundError:
