@@ -1,4 +1,5 @@
-"""Progress: JSON events for the controller, a progress line for people, a rate limiter."""
+"""Progress: JSON events (``fedctl artifacts sync -o json``), a progress line for people, a rate
+limiter."""
 
 from __future__ import annotations
 
