@@ -14,9 +14,11 @@ from kubernetes_asyncio.config import kube_config
 from federation.errors import FedctlError
 
 DEFAULT_TIMEOUT = 10.0  # seconds, applied to every request made through these clients
-# ``client_for`` replaces the HTTP session inside kubernetes_asyncio's REST client (the
-# library has no public way to turn ``trust_env`` off): checked against this version, and
-# a unit test fails when another one is installed
+# What fedctl relies on beyond kubernetes_asyncio's documented API, checked against this
+# version (a unit test fails when another one is installed): ``client_for`` replaces the
+# HTTP session inside the REST client (no public way to turn ``trust_env`` off), and the
+# dynamic client's undocumented ``serializer`` keyword keeps responses as plain dicts
+# (``syncer.apply.raw_dict``, used by the syncer, the hub and the dev demo)
 INTERNALS_CHECKED_WITH = "36.1.0"
 
 

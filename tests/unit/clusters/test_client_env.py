@@ -71,7 +71,7 @@ async def test_kubeconfig_proxy_wins(no_proxy_env: pytest.MonkeyPatch) -> None:
 def test_the_installed_client_library_is_the_one_client_for_was_checked_against() -> None:
     installed = importlib.metadata.version("kubernetes_asyncio")
     assert installed == INTERNALS_CHECKED_WITH, (
-        f"kubernetes_asyncio {installed} is installed; client_for replaces "
-        "ApiClient.rest_client.pool_manager, checked with "
-        f"{INTERNALS_CHECKED_WITH}: read the new RESTClientObject.__init__, then update "
-        "INTERNALS_CHECKED_WITH and the pin in pyproject.toml")
+        f"kubernetes_asyncio {installed} is installed, fedctl was checked with "
+        f"{INTERNALS_CHECKED_WITH}: check that RESTClientObject.__init__ still builds "
+        "pool_manager as client_for expects and that DynamicClient.request still takes "
+        "serializer=, then update INTERNALS_CHECKED_WITH and the pin in pyproject.toml")
