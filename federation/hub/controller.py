@@ -176,7 +176,7 @@ class Hub:
         default = self._multi.get((group, kind))
         if default is None:
             return True
-        return self._authored.get((group, kind, store_key), default) == version
+        return (self._authored.get((group, kind, store_key)) or default) == version
 
     def template(self, key: TemplateKey) -> dict[str, Any] | None:
         refl = self.templates.get((key.api_version, key.kind))
@@ -235,7 +235,11 @@ class Hub:
             key = TemplateKey(api_version, kind, meta.get("namespace", ""), meta["name"])
             if key.namespace in RESERVED_NAMESPACES:
                 return
-            if not self._owns(api_version, kind, f"{key.namespace}/{key.name}"):
+            store_key = f"{key.namespace}/{key.name}"
+            owned = self._owns(api_version, kind, store_key)
+            if event == "DELETED":
+                self._authored.pop((*_group_kind((api_version, kind)), store_key), None)
+            if not owned:
                 # written in another version of its kind: that version's watch has it
                 # (if it was ours until now, this key lets go of it)
                 if self._seen.pop(key, None) is not None:
@@ -403,16 +407,21 @@ class Hub:
         found = await discover(hub)
         plan = plan_watches(found.served, self._interpretable(), found.preferred)
         wanted = {(s.api_version, s.kind): s for s in plan.watches}
-        # a kind whose versions changed is watched afresh at each (who owns what moves)
-        regrouped = {k for k in {*plan.default_version, *self._multi}
-                     if plan.default_version.get(k) != self._multi.get(k)}
+        regrouped = self._multi != plan.default_version
         self._multi = dict(plan.default_version)
+        changed = regrouped
         for key in list(self._kind_tasks):
-            if key not in wanted or _group_kind(key) in regrouped:
+            if key not in wanted:
                 self._stop_template_watch(key)
+                changed = True
         for key, served in wanted.items():
             if key not in self._kind_tasks:
                 self._start_template_watch(served)
+                changed = True
+        if changed and self.ready.is_set():
+            # a version added or removed may move templates between the watches of
+            # their kind's versions: each is decided again
+            self._enqueue_all()
         members.set_watched([*(WatchedKind(s.api_version, s.kind, s.plural)
                                for s in plan.watches),
                              WatchedKind("v1", "ServiceAccount", "serviceaccounts")])
@@ -468,14 +477,17 @@ class Hub:
 
     def _template_form(self, group: str, kind: str) -> Callable[[dict[str, Any]],
                                                                  dict[str, Any]]:
-        """The cached form of a template; for a kind watched at several versions, first
-        note which version its author wrote it in (``managedFields``, dropped from the
-        cache)."""
+        """The cached form of a template; for a custom resource (its group has a dot, as
+        every CRD's must), first note which version its author wrote it in
+        (``managedFields``, dropped from the cache): a CRD may serve a second version
+        later, and the objects written before then stay with theirs."""
+        if "." not in group:
+            return cached_form
+
         def keep(obj: dict[str, Any]) -> dict[str, Any]:
-            default = self._multi.get((group, kind))
-            if default is not None:
-                self._authored[(group, kind, object_key(obj))] = authored_version(
-                    obj, group, FIELD_MANAGER, default)
+            version = authored_version(obj, group, FIELD_MANAGER, "")
+            if version:
+                self._authored[(group, kind, object_key(obj))] = version
             return cached_form(obj)
         return keep
 

@@ -85,3 +85,17 @@ async def test_a_kind_served_at_one_version_needs_no_author() -> None:
     _event(hub, w1, "ADDED", {"apiVersion": V1, "kind": "MPIJob",
                               "metadata": {"name": "c", "namespace": "ml"}})
     assert hub.template_keys() == [TemplateKey(V1, "MPIJob", "ml", "c")]
+
+
+async def test_a_second_version_served_later_leaves_existing_templates_with_theirs() -> None:
+    hub = Hub(HubConfig(kubeconfig=Path("/nonexistent")))
+    w1 = _watch(hub, V1)
+    _event(hub, w1, "ADDED", _mpijob("a", V1, V1))
+    # the CRD now serves v2beta1 too, preferred: "a" was written in v1 and stays there
+    hub._multi = {("kubeflow.org", "MPIJob"): "v2beta1"}
+    w2 = _watch(hub, V2)
+    _event(hub, w2, "ADDED", _mpijob("a", V2, V1))
+    assert hub.template_keys() == [TemplateKey(V1, "MPIJob", "ml", "a")]
+    for refl in (w2, w1):
+        _event(hub, refl, "DELETED", _mpijob("a", refl.name, V1))
+    assert hub._authored == {} and hub.template_keys() == []
