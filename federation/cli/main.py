@@ -12,7 +12,7 @@ Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], Non
 
 
 # Command groups: module under federation.cli with a register(subparsers) function.
-COMMAND_MODULES = ("dev", "plan", "artifacts", "clusters", "hub", "get", "explain", "rollout")
+COMMAND_MODULES = ("dev", "plan", "artifacts", "clusters", "hub", "get", "explain")
 
 
 def _registrars() -> list[Register]:
@@ -20,12 +20,7 @@ def _registrars() -> list[Register]:
 
     out: list[Register] = []
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"federation.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"federation.cli.{name}":
-                raise  # a real missing dependency inside the module
-            continue  # that command group has not landed yet
+        module = importlib.import_module(f"federation.cli.{name}")
         out.append(module.register)
     return out
 

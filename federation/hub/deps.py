@@ -25,7 +25,7 @@ from kubernetes_asyncio.client.exceptions import ApiException
 
 from federation.errors import FedctlError
 from federation.hub.bindings import TemplateKey, digest
-from federation.hub.members import Members
+from federation.hub.ports import MemberDirectory
 from federation.interpreters.interpreter import Interpreters
 from federation.syncer.apply import is_ours
 from federation.syncer.dependencies import (
@@ -71,7 +71,7 @@ def deps_from_json(raw: Any, namespace: str) -> list[Dependency]:
 
 
 class DependencySync:
-    def __init__(self, members: Members, interpreters: Interpreters,
+    def __init__(self, members: MemberDirectory, interpreters: Interpreters,
                  hub_object: HubObject) -> None:
         self.members = members
         self.interpreters = interpreters

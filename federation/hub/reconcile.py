@@ -19,7 +19,6 @@ from functools import partial
 from typing import Any, Protocol
 
 from kubernetes_asyncio.client.exceptions import ApiException
-from kubernetes_asyncio.dynamic import DynamicClient
 
 from federation.errors import FedctlError
 from federation.hub.bindings import (
@@ -39,15 +38,14 @@ from federation.hub.gang_gate import (
     gang_gate,
     stopping_message,
 )
-from federation.hub.members import Members
+from federation.hub.ports import Applier, HubApi, MemberDirectory, Placer
 from federation.hub.ratelimit import TokenBucket
 from federation.interpreters.demand import DemandError, extract_demand
 from federation.interpreters.interpreter import PHASE_ORDER, Interpreters
 from federation.model.demand import Demand
 from federation.model.placement import Decision, Placement
 from federation.scheduling.reservations import Hold, Ledger, holds_for
-from federation.scheduling.runtime import Scheduler
-from federation.syncer.apply import ApplyResult, MemberApplier, is_ours, raw_dict
+from federation.syncer.apply import ApplyResult, is_ours, raw_dict
 from federation.syncer.checkpoint import checkpoint_location
 from federation.syncer.dependencies import Dependency
 from federation.syncer.gpu_pin import GpuPinConflict
@@ -103,8 +101,8 @@ class Recorder(Protocol):
 
 
 class Reconciler:
-    def __init__(self, *, hub: DynamicClient, members: Members, interpreters: Interpreters,
-                 scheduler: Scheduler, policies: Callable[[], list[PropagationPolicy]],
+    def __init__(self, *, hub: HubApi, members: MemberDirectory, interpreters: Interpreters,
+                 scheduler: Placer, policies: Callable[[], list[PropagationPolicy]],
                  overrides: Callable[[], list[OverridePolicy]],
                  template: Callable[[TemplateKey], dict[str, Any] | None],
                  binding: Callable[[TemplateKey], dict[str, Any] | None],
@@ -363,7 +361,7 @@ class Reconciler:
         labels = ((copy or {}).get("metadata") or {}).get("labels") or {}
         return copy is not None and labels.get(BINDING_LABEL) == key.label
 
-    async def _copy_state(self, applier: MemberApplier, cluster: str,
+    async def _copy_state(self, applier: Applier, cluster: str,
                           key: TemplateKey) -> tuple[bool, bool]:
         """(present, terminating) of our copy on an answering cluster: from the member's
         watch when the kind is watched there, else listed by our binding label."""
@@ -584,7 +582,7 @@ class Reconciler:
                 failed = True
         return left, 5.0 if failed else None
 
-    async def _delete_copy(self, applier: MemberApplier, cluster: str,
+    async def _delete_copy(self, applier: Applier, cluster: str,
                            key: TemplateKey) -> bool:
         """Delete the template's copy on ``cluster``; False if it is still there."""
         res = await applier.delete(key.api_version, key.kind, key.name, key.namespace or None)

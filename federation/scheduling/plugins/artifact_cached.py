@@ -1,5 +1,8 @@
-"""Score: model artifacts already in the cluster's stores (fed back by the distributors).
-Raw value: the cached share of the artifacts, by size (by count when sizes are unknown)."""
+"""Score: model artifacts already in the cluster's stores.
+Raw value: the cached share of the artifacts, by size (by count when sizes are unknown).
+Today only ``fedctl plan --cached`` says what is cached; the hub does not feed it yet (the
+model distribution issue will, from what the distributors staged), so live decisions score
+every cluster 0 here."""
 
 from __future__ import annotations
 

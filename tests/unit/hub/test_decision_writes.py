@@ -49,8 +49,8 @@ def _reconciler(hub: HubServer, fleet: Fleet, scheduler: OneCluster,
                      warning: bool = False) -> None:
         events.append(reason)
 
-    return Reconciler(hub=hub, members=fleet,  # type: ignore[arg-type]
-                      interpreters=Interpreters(), scheduler=scheduler,  # type: ignore[arg-type]
+    return Reconciler(hub=hub, members=fleet,
+                      interpreters=Interpreters(), scheduler=scheduler,
                       policies=lambda: [_policy()], overrides=list,
                       template=lambda _k: {**TEMPLATE, "status": hub.template_status},
                       binding=lambda _k: hub.binding,

@@ -19,7 +19,7 @@ def _cm(rv: str) -> dict[str, Any]:
 
 
 def test_only_changes_that_are_not_ours_resync_the_referrers() -> None:
-    deps = DependencySync(Fleet([]), Interpreters(), lambda _d: None)  # type: ignore[arg-type]
+    deps = DependencySync(Fleet([]), Interpreters(), lambda _d: None)
     assert deps.copy_changed("m1", "ConfigMap", "MODIFIED", _cm("1")) == set()  # no referrer
     deps.index[REF] = {KEY}
     deps._seen[("m1", REF, KEY)] = "digest"

@@ -73,8 +73,8 @@ def _reconciler(hub: HubServer, fleet: Fleet, sched: OneCluster, tmpl: dict[str,
                      warning: bool = False) -> None:
         events.append((reason, warning, message))
 
-    return Reconciler(hub=hub, members=fleet,  # type: ignore[arg-type]
-                      interpreters=Interpreters(), scheduler=sched,  # type: ignore[arg-type]
+    return Reconciler(hub=hub, members=fleet,
+                      interpreters=Interpreters(), scheduler=sched,
                       policies=lambda: [_policy(tmpl["kind"])], overrides=list,
                       template=lambda _k: tmpl, binding=lambda _k: hub.binding,
                       record=record, ledger=ledger)

@@ -37,8 +37,8 @@ class DeploymentStatusServer(FakeHub):
 
 
 def _reconciler(server: DeploymentStatusServer) -> Reconciler:
-    return Reconciler(hub=server, members=Fleet([]),  # type: ignore[arg-type]
-                      interpreters=Interpreters(), scheduler=OneCluster(None),  # type: ignore[arg-type]
+    return Reconciler(hub=server, members=Fleet([]),
+                      interpreters=Interpreters(), scheduler=OneCluster(None),
                       policies=list, overrides=list, template=lambda _k: None,
                       binding=lambda _k: None)
 
