@@ -79,9 +79,14 @@ def _decided(binding: dict[str, Any] | None) -> bool:
     return any(c.get("type") == "Scheduled" for c in conds)
 
 
+def _workload(key: TemplateKey) -> str:
+    """``Kind namespace/name``, as the table shows a workload."""
+    return f"{key.kind} {key.namespace}/{key.name}"
+
+
 def _landing(key: TemplateKey, binding: dict[str, Any] | None) -> Landing:
     if binding is None:
-        return Landing(str(key), "-", "-", "no binding yet")
+        return Landing(_workload(key), "-", "-", "no binding yet")
     spec, status = binding.get("spec") or {}, binding.get("status") or {}
     clusters = ", ".join(f"{c['name']}x{sum((c.get('replicas') or {}).values())}"
                          for c in spec.get("clusters") or []) or "-"
@@ -91,7 +96,7 @@ def _landing(key: TemplateKey, binding: dict[str, Any] | None) -> Landing:
     applied = conds.get("Applied", {})
     if applied.get("status") == "False":
         why += f" | apply: {applied.get('message', '')}"
-    return Landing(str(key), clusters, status.get("phase", "-"), why)
+    return Landing(_workload(key), clusters, status.get("phase", "-"), why)
 
 
 async def run_demo(fleet: Fleet, state_dir: Path | None, timeout: float = 90.0
