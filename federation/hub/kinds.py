@@ -72,6 +72,12 @@ def snake(kind: str) -> str:
                    for i, c in enumerate(kind))
 
 
+def is_versioned(ident: str) -> bool:
+    """``group/version/Kind`` or ``v1/Kind`` (not ``group/Kind`` or ``Kind``)."""
+    head, _, _ = ident.rpartition("/")
+    return "/" in head or (head.startswith("v") and head[1:2].isdigit())
+
+
 def split_ident(ident: str) -> tuple[str, str]:
     """``kubeflow.org/PyTorchJob`` -> (group, kind); ``Pod`` -> ("", "Pod")."""
     group, _, kind = ident.rpartition("/")

@@ -44,7 +44,7 @@ from federation.clusters.watch import ObjectCache, Reflector
 from federation.hub.bindings import digest
 from federation.hub.crd_watch import CrdWatch
 from federation.hub.discovery import discover
-from federation.hub.kinds import installed_idents, snake
+from federation.hub.kinds import installed_idents, is_versioned, snake
 from federation.model.cluster import EDGE_TAINT_KEY, ClusterSnapshot, GpuPrice, Taint
 from federation.scheduling.reservations import Ledger, reserve
 from federation.syncer.apply import MemberApplier
@@ -525,6 +525,8 @@ class Members:
             "gpus": [{"product": p, "total": g.total, "allocatable": g.allocatable,
                       "requested": g.requested, "largestFreePerNode": largest.get(p, 0)}
                      for p, g in inv.gpus.items()],
-            "installedKinds": sorted(rec.installed_kinds or ()),
+            # as documented on the MemberCluster: group/Kind (versions are the hub's own)
+            "installedKinds": sorted(k for k in rec.installed_kinds or ()
+                                     if not is_versioned(k)),
         }
 

@@ -7,6 +7,7 @@ from federation.hub.kinds import (
     ServedKind,
     authored_version,
     installed_idents,
+    is_versioned,
     parse_resources,
     plan_watches,
     split_ident,
@@ -98,3 +99,9 @@ def test_crd_summary_keeps_what_discovery_depends_on() -> None:
                                 True)
     fresh = {**crd, "status": {}}
     assert crd_summary(fresh)[4] is False
+
+
+def test_versioned_idents_are_told_apart() -> None:
+    assert [is_versioned(i) for i in ("kubeflow.org/v1/MPIJob", "v1/Pod", "apps/Deployment",
+                                      "Pod", "velero.io/Backup")] == [
+        True, True, False, False, False]
