@@ -401,7 +401,7 @@ class Hub:
     async def _follow_kinds(self, hub: k8s.ApiClient, members: Members) -> None:
         """Template watches for every kind the hub can interpret and serves, started and
         stopped as the hub's CRDs change."""
-        await CrdWatch("hub", hub).follow(partial(self._refresh_kinds, hub, members))
+        await CrdWatch.of("hub", hub).follow(partial(self._refresh_kinds, hub, members))
 
     async def _refresh_kinds(self, hub: k8s.ApiClient, members: Members) -> None:
         found = await discover(hub)
@@ -445,14 +445,19 @@ class Hub:
             self.templates[key] = shared
             self._kind_tasks[key] = None
             return
+        call: Any
         if served.group:
             call = k8s.CustomObjectsApi(self._hub_api()).list_cluster_custom_object
             kwargs = {"group": served.group, "version": served.version,
                       "plural": served.plural}
         else:
             method = f"list_{snake(served.kind)}_for_all_namespaces"
-            call = getattr(k8s.CoreV1Api(self._hub_api()), method)
+            call = getattr(k8s.CoreV1Api(self._hub_api()), method, None)
             kwargs = {}
+            if call is None:  # a core kind the client cannot list across namespaces
+                log.warning("cannot watch %s templates: the client has no %s",
+                            served.kind, method)
+                return
         refl = Reflector(f"hub/{served.api_version}/{served.kind}", call, list_kwargs=kwargs,
                          on_change=self._template_changed(*key),
                          transform=self._template_form(served.group, served.kind))

@@ -19,7 +19,7 @@ from typing import Any
 
 from kubernetes_asyncio import client as k8s
 
-from federation.clusters.watch import Reflector
+from federation.clusters.watch import ListCall, Reflector
 
 log = logging.getLogger(__name__)
 
@@ -42,11 +42,16 @@ def crd_summary(obj: dict[str, Any]) -> Summary:
 
 
 class CrdWatch:
-    def __init__(self, name: str, api: k8s.ApiClient) -> None:
+    def __init__(self, name: str, list_call: ListCall) -> None:
         self._changed = asyncio.Event()
         self.refl: Reflector[Summary] = Reflector(
-            f"{name}/crds", k8s.ApiextensionsV1Api(api).list_custom_resource_definition,
-            on_change=lambda _e, _s: self._changed.set(), transform=crd_summary)
+            f"{name}/crds", list_call, on_change=lambda _e, _s: self._changed.set(),
+            transform=crd_summary)
+
+    @classmethod
+    def of(cls, name: str, api: k8s.ApiClient) -> CrdWatch:
+        """The CRDs of the cluster ``api`` talks to."""
+        return cls(name, k8s.ApiextensionsV1Api(api).list_custom_resource_definition)
 
     def signature(self) -> frozenset[Summary] | None:
         return frozenset(self.refl.store.values()) if self.refl.synced.is_set() else None

@@ -289,7 +289,7 @@ class Members:
         rec.tasks = [asyncio.create_task(nodes.run(), name=f"{name}/nodes"),
                      asyncio.create_task(pods.run(), name=f"{name}/pods"),
                      asyncio.create_task(
-                         CrdWatch(name, member.api).follow(partial(self._discover, rec,
+                         CrdWatch.of(name, member.api).follow(partial(self._discover, rec,
                                                                    member.api)),
                          name=f"{name}/kinds")]
         notify(name)
