@@ -33,6 +33,7 @@ from kubernetes_asyncio.client.exceptions import ApiException
 from federation.clusters.client import api_client
 from federation.dev import build as devbuild
 from federation.dev.localfleet import FleetState
+from federation.hub.bindings import TemplateKey
 from federation.syncer.gpu_pin import PRODUCT_LABEL, label_value
 
 from .hubkit import binding, create_policy, namespace, policy, running_hub
@@ -89,9 +90,8 @@ class Case:
     def name(self) -> str:
         return self.id
 
-    @property
-    def binding(self) -> str:
-        return f"{self.name}-{self.kind.lower()}"
+    def binding(self, ns: str) -> str:
+        return TemplateKey(self.api_version, self.kind, ns, self.name).binding_name
 
     @property
     def gvp(self) -> tuple[str, str, str]:
@@ -206,6 +206,7 @@ KINDS = tuple(dict.fromkeys((c.api_version, c.kind) for c in CASES if c.app == "
 class Seen:
     """What the scenario observed of one case."""
 
+    binding_name: str = ""
     hub: dict[str, Any] | None = None  # `kubectl get -o json` of the hub template
     kubectl_error: str = ""
     binding: dict[str, Any] | None = None
@@ -287,7 +288,8 @@ async def scenario(state: FleetState, tmp_path: Path) -> dict[str, Seen]:
 
             async def observe(case: Case) -> bool:
                 s = seen[case.id]
-                s.binding = await binding(hub_api, ns, case.binding)
+                s.binding_name = case.binding(ns)
+                s.binding = await binding(hub_api, ns, s.binding_name)
                 s.applied = s.applied or applied(s.binding)
                 s.copy = await member_copy(apis[case.member], case, ns)
                 s.hub, s.kubectl_error = await asyncio.to_thread(kubectl_get, state, case,
@@ -314,7 +316,7 @@ async def scenario(state: FleetState, tmp_path: Path) -> dict[str, Seen]:
             async def gone(case: Case) -> bool:
                 s = seen[case.id]
                 s.copy_gone = await member_copy(apis[case.member], case, ns) is None
-                s.binding_gone = await binding(hub_api, ns, case.binding) is None
+                s.binding_gone = await binding(hub_api, ns, case.binding(ns)) is None
                 return s.copy_gone and s.binding_gone
 
             deadline = time.monotonic() + GONE_SECONDS
@@ -346,14 +348,14 @@ def _summary(s: Seen) -> str:
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_placed_accepted_and_status_on_the_hub(seen: dict[str, Seen], case: Case) -> None:
     s = seen[case.id]
-    assert s.binding is not None, f"no binding {case.binding}"
+    assert s.binding is not None, f"no binding {s.binding_name}"
     assert [c["name"] for c in s.binding["spec"].get("clusters") or []] == [case.member], \
         _summary(s)
     # the member's real schema accepted the copy
     assert not applied(s.binding, "False"), _summary(s)
     assert accepted(s), _summary(s)
     assert s.copy is not None, _summary(s)
-    assert s.copy["metadata"]["labels"][BINDING_LABEL].endswith(f".{case.binding}")
+    assert s.copy["metadata"]["labels"][BINDING_LABEL].endswith(f".{s.binding_name}")
     assert s.copy["apiVersion"] == case.api_version
     # the hub template, read as a user would, shows the kind's own status fields
     assert s.hub is not None, s.kubectl_error
@@ -367,7 +369,7 @@ def test_deleted_on_the_hub_removes_copy_and_binding(seen: dict[str, Seen],
                                                      case: Case) -> None:
     s = seen[case.id]
     assert s.copy_gone, f"{case.member} still has {case.kind} {case.name}"
-    assert s.binding_gone, f"binding {case.binding} still exists"
+    assert s.binding_gone, f"binding {s.binding_name} still exists"
 
 
 def test_gpu_copy_pinned_to_the_product_the_hub_chose(seen: dict[str, Seen]) -> None:
