@@ -126,6 +126,9 @@ class TemplateKey:
                 and res.get("kind") == self.kind and res.get("name") == self.name
                 and (res.get("namespace") or "") == self.namespace)
 
+    def __str__(self) -> str:
+        return f"{self.kind} {self.namespace}/{self.name}"
+
 
 def _short_name(base: str) -> str:
     """``base`` if it is a valid name of at most 63 characters, else a prefix and a
@@ -134,9 +137,6 @@ def _short_name(base: str) -> str:
         return base
     digest = hashlib.sha256(base.encode()).hexdigest()[:8]
     return f"{base[:54].rstrip('.-')}-{digest}"
-
-    def __str__(self) -> str:
-        return f"{self.kind} {self.namespace}/{self.name}"
 
 
 def placement_of(binding: Mapping[str, Any] | None) -> Placement | None:

@@ -433,10 +433,14 @@ class Reconciler:
         message = (f"the job {phase.lower()}; the capacity it held on "
                    f"{', '.join(placement.clusters) or 'no cluster'} is released and it is "
                    "not placed again")
-        conds = [condition("Scheduled", True, "Finished", message, _now(), _conds(binding)),
-                 *[c for c in _conds(binding) if c.get("type") != "Scheduled"]]
         applied = {c: {"ok": True, "action": "unchanged", "message": ""}
                    for c in placement.clusters}
+        # its copies ran to the end: they were applied (a job finishing within a second
+        # may finish before the binding we read had its Applied condition written)
+        conds = [condition("Scheduled", True, "Finished", message, _now(), _conds(binding)),
+                 _applied_condition(applied, binding),
+                 *[c for c in _conds(binding) if c.get("type") not in ("Scheduled", "Applied",
+                                                                       "Failover")]]
         await finalizer
         await asyncio.gather(self._write_binding(key, spec, binding, conds, applied, copies),
                              self._events(tmpl, binding, conds[:1]),

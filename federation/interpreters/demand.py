@@ -19,6 +19,7 @@ from federation.errors import FedctlError
 from federation.interpreters.interpreter import ComponentView, Interpreters
 from federation.interpreters.paths import get_at, parse
 from federation.interpreters.spec import ComponentRule
+from federation.interpreters.trainjob import is_trainjob, trainer_node_selector
 from federation.model.demand import Component, Demand
 from federation.model.quantity import QuantityError, cpu_millis, memory_bytes
 
@@ -95,6 +96,19 @@ def _pinned_product(spec: Any, path: Path) -> str | None:
     return found.name
 
 
+def _trainer_product(obj: dict[str, Any], job: str) -> str | None:
+    """A TrainJob's GPU product pin: the ``nodeSelector`` its pod overrides give the
+    runtime job's pods (``spec.podTemplateOverrides[].spec``, v2.0 ``podSpecOverrides``)."""
+    found = trainer_node_selector(obj, GPU_PRODUCT_LABEL, job)
+    if found is None:
+        return None
+    path, raw = found
+    product = lookup(str(raw))
+    if product is None:
+        raise DemandError(path, f"unknown GPU product {raw!r}")
+    return product.name
+
+
 def _component(obj: dict[str, Any], view: ComponentView) -> Component:
     """Per-replica resources of one component, from the containers its interpreter names."""
     if view.replicas_path is not None:
@@ -117,6 +131,8 @@ def _component(obj: dict[str, Any], view: ComponentView) -> Component:
     if view.pod_spec_path is not None:
         spec = get_at(obj, view.pod_spec_path)
         product = _pinned_product(spec, view.pod_spec_path)
+    elif is_trainjob(obj):
+        product = _trainer_product(obj, view.name)
     return Component(view.name, view.replicas, total[0], total[1], total[2], product,
                      pods_per_replica=view.pods_per_replica)
 

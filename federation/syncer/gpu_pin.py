@@ -25,9 +25,9 @@ copy say which, in place:
 * Components without GPU requests are not touched.
 * InferenceService components are inline pod specs (``spec.predictor.affinity``).
 * TrainJob has no pod template: its pods come from a training runtime. The pin goes in
-  ``spec.podSpecOverrides`` (Trainer v2.0; ``spec.podTemplateOverrides[].spec`` when the
-  template already uses that newer field) for the ``node`` job, as a ``nodeSelector``
-  — the only node constraint v2.0 overrides carry. It is added to every override that
+  ``spec.podTemplateOverrides[].spec`` (Trainer v2.1, whose schema prunes the older
+  field; ``spec.podSpecOverrides`` only when the template uses that v2.0 field) for the
+  ``node`` job, as a ``nodeSelector`` — the only node constraint v2.0 overrides carry. It is added to every override that
   targets ``node`` (later overrides replace earlier ones' fields), or as a new entry.
 * Another kind whose interpreter names no pod spec cannot be pinned; its component names
   are returned so the caller can say so.
@@ -182,7 +182,10 @@ def _allows(expr: Mapping[str, Any], value: str) -> bool:
 
 def _pin_trainjob(obj: dict[str, Any], value: str) -> None:
     spec = obj.setdefault("spec", {})
-    newer = isinstance(spec.get("podTemplateOverrides"), list)
+    # Trainer v2.1 (the fleet's CRD) has only podTemplateOverrides and prunes
+    # podSpecOverrides: the older field is used only by a template that already uses it
+    newer = not (isinstance(spec.get("podSpecOverrides"), list)
+                 and not isinstance(spec.get("podTemplateOverrides"), list))
     key = "podTemplateOverrides" if newer else "podSpecOverrides"
     overrides = spec.get(key)
     if not isinstance(overrides, list):

@@ -136,7 +136,7 @@ async def test_pytorchjob_gang_lands_whole_and_held_capacity_is_not_promised_twi
             return None
 
     async def bound(name: str) -> Any:
-        b = await binding(hub_api, ns, f"{name}-pytorchjob")
+        b = await binding(hub_api, ns, f"{name}-pytorchjob.kubeflow.org")
         return [c["name"] for c in ((b or {}).get("spec") or {}).get("clusters") or []]
 
     async with running_hub(joined, tmp_path):
@@ -160,7 +160,7 @@ async def test_pytorchjob_gang_lands_whole_and_held_capacity_is_not_promised_twi
                                                      pytorchjob(ns, "train2", "train", 4))
 
         async def refused() -> Any:
-            b = await binding(hub_api, ns, "train2-pytorchjob")
+            b = await binding(hub_api, ns, "train2-pytorchjob.kubeflow.org")
             conds = {c["type"]: c for c in ((b or {}).get("status") or {}).get(
                 "conditions") or []}
             c = conds.get("Scheduled")

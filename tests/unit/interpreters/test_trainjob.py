@@ -70,3 +70,27 @@ def test_is_trainjob() -> None:
     assert is_trainjob(trainjob())
     assert not is_trainjob({"apiVersion": "jobset.x-k8s.io/v1alpha2", "kind": "TrainJob"})
     assert not is_trainjob({"apiVersion": "trainer.kubeflow.org/v1alpha1", "kind": "Job"})
+
+
+def test_the_demand_reads_the_product_a_trainjob_pins() -> None:
+    from federation.interpreters.demand import DemandError, extract_demand
+    from federation.interpreters.interpreter import Interpreters
+
+    def job(product: str) -> dict[str, object]:
+        return {"apiVersion": "trainer.kubeflow.org/v1alpha1", "kind": "TrainJob",
+                "metadata": {"name": "t", "namespace": "ml"},
+                "spec": {"runtimeRef": {"name": "torch-distributed"},
+                         "trainer": {"numNodes": 2, "resourcesPerNode": {
+                             "limits": {"nvidia.com/gpu": "8"}}},
+                         "podTemplateOverrides": [{
+                             "targetJobs": [{"name": "node"}],
+                             "spec": {"nodeSelector": {"nvidia.com/gpu.product": product}}}]}}
+
+    demand = extract_demand(job("NVIDIA-H100-80GB-HBM3"), Interpreters())
+    assert {c.gpu_product for c in demand.components if c.gpus} == {"H100-80GB"}
+    try:
+        extract_demand(job("no-such-gpu"), Interpreters())
+    except DemandError as exc:
+        assert "podTemplateOverrides" in exc.field_path and "no-such-gpu" in str(exc)
+    else:
+        raise AssertionError("an unknown product must be reported")

@@ -126,9 +126,11 @@ def test_inference_service_predictor_is_pinned_inline() -> None:
 
 
 def test_trainjob_gets_a_node_selector_override_for_the_trainer_job() -> None:
+    # Trainer v2.1's schema has podTemplateOverrides only (it prunes podSpecOverrides)
     obj = rendered(trainjob())
-    assert obj["spec"]["podSpecOverrides"] == [
-        {"targetJobs": [{"name": "node"}], "nodeSelector": {PRODUCT_LABEL: H100}}]
+    assert "podSpecOverrides" not in obj["spec"]
+    assert obj["spec"]["podTemplateOverrides"] == [
+        {"targetJobs": [{"name": "node"}], "spec": {"nodeSelector": {PRODUCT_LABEL: H100}}}]
 
 
 def test_trainjob_pin_joins_the_users_overrides_for_the_trainer_job() -> None:
