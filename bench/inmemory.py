@@ -35,9 +35,9 @@ from federation.clusters.health import Health
 from federation.clusters.watch import Reflector
 from federation.hub.ports import Applier, HubApi, HubResource, MemberDirectory, MemberView
 from federation.model.cluster import ClusterSnapshot
+from federation.model.labels import BINDING_LABEL
 from federation.scheduling.reservations import Ledger
 from federation.syncer.apply import ApplyResult, object_key
-from federation.syncer.labels import BINDING_LABEL
 
 Obj = dict[str, Any]
 # what a store keeps of an object the apiserver returned (the reflector's transform)

@@ -7,6 +7,12 @@ import asyncio
 import signal
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from federation.errors import InputError
+
+if TYPE_CHECKING:
+    from federation.hub.prices import PriceConfig
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -31,6 +37,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                           "(default 300)")
     run.add_argument("--interpreter", type=Path, action="append", default=[],
                      help="WorkloadInterpreter YAML for kinds without built-in support")
+    run.add_argument("--prices", type=Path, default=None,
+                     help="GPU price catalog CSV, read once (default: the prices ConfigMap, "
+                          "else the shipped sample)")
+    run.add_argument("--egress", type=Path, default=None,
+                     help="egress matrix CSV, read once (default: the prices ConfigMap, else "
+                          "the shipped sample)")
+    run.add_argument("--prices-configmap", default="fedctl-system/fedctl-prices",
+                     metavar="NAMESPACE/NAME",
+                     help="ConfigMap on the hub watched for keys prices.csv and egress.csv "
+                          "(default fedctl-system/fedctl-prices; '' disables)")
     run.add_argument("--http-host", default="127.0.0.1", help="address for /healthz, "
                                                               "/readyz, /metrics")
     run.add_argument("--http-port", type=int, default=8080, help="0 picks a free port; "
@@ -44,6 +60,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def _run(args: argparse.Namespace) -> int:
     from federation.dev.localfleet import default_state_dir
     from federation.hub.controller import HubConfig
+    from federation.hub.prices import load_prices
     from federation.hub.process import HubProcess, ProcessConfig
     from federation.interpreters.spec import load_interpreters
     from federation.tuning import tune_process_gc
@@ -54,10 +71,13 @@ def _run(args: argparse.Namespace) -> int:
     kubeconfig = args.kubeconfig or state_dir / "kubeconfig"
     context = args.context or (None if args.kubeconfig else "hub")
     specs = tuple(s for f in args.interpreter for s in load_interpreters(f))
+    prices = price_config(args.prices, args.egress, args.prices_configmap)
+    load_prices(prices)  # a bad file fails here, with its line, before the hub starts
     config = HubConfig(kubeconfig=kubeconfig, context=context,
                        cache_dir=args.cache_dir or state_dir / "hub-cache",
                        workers=args.workers, eviction_rate=args.eviction_rate,
-                       resync_seconds=args.resync_seconds, interpreters=specs)
+                       resync_seconds=args.resync_seconds, interpreters=specs,
+                       prices=prices)
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -72,6 +92,21 @@ def _run(args: argparse.Namespace) -> int:
     with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
         runner.run(main())
     return 0
+
+
+def price_config(prices: Path | None, egress: Path | None, configmap: str) -> PriceConfig:
+    """``--prices``, ``--egress`` and ``--prices-configmap NAMESPACE/NAME`` ('' disables
+    the watch) as a ``PriceConfig``."""
+    from federation.hub.prices import PriceConfig
+
+    if not configmap:
+        return PriceConfig(prices, egress, configmap="")
+    namespace, sep, name = configmap.partition("/")
+    if not sep or not namespace or not name or "/" in name:
+        raise InputError(f"invalid --prices-configmap {configmap!r}",
+                         hint="use NAMESPACE/NAME, e.g. fedctl-system/fedctl-prices, or '' "
+                              "to watch none")
+    return PriceConfig(prices, egress, configmap=name, namespace=namespace)
 
 
 def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:

@@ -26,9 +26,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from federation.model.labels import BINDING_LABEL
 from federation.model.placement import ClusterAssignment, Placement
 from federation.scheduling.reservations import Hold, hold_from_json, hold_to_json
-from federation.syncer.labels import BINDING_LABEL
 from policies.models import GROUP, VERSION
 
 PLURAL = "resourcebindings"

@@ -15,7 +15,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any, cast
@@ -24,8 +24,8 @@ from kubernetes_asyncio import client as k8s
 from kubernetes_asyncio.client.exceptions import ApiException
 from kubernetes_asyncio.dynamic import DynamicClient
 
-from federation.catalog.egress import load_egress_matrix
-from federation.catalog.prices import load_price_catalog
+from federation.catalog.egress import EgressMatrix
+from federation.catalog.prices import PriceCatalog
 from federation.clusters.client import api_client
 from federation.clusters.compact import cached_form
 from federation.clusters.crds import ensure_crds
@@ -49,15 +49,17 @@ from federation.hub.kinds import (
     split_ident,
 )
 from federation.hub.members import Members, WatchedKind, health_taints
+from federation.hub.prices import PriceConfig, PriceState, PriceWatcher, load_prices
 from federation.hub.queue import RESYNC, STATUS, WorkQueue
 from federation.hub.ratelimit import TokenBucket
 from federation.hub.reconcile import Outcome, Reconciler
 from federation.interpreters.interpreter import Interpreters
 from federation.interpreters.spec import KindSpec
+from federation.model.labels import BINDING_LABEL, DEPENDENCY_LABEL, FIELD_MANAGER
+from federation.scheduling.decision_record import recorder
 from federation.scheduling.reservations import Ledger
 from federation.scheduling.runtime import Scheduler
 from federation.syncer.dependencies import Dependency
-from federation.syncer.labels import BINDING_LABEL, DEPENDENCY_LABEL, FIELD_MANAGER
 from policies.match import select_policy
 from policies.models import GROUP, VERSION, OverridePolicy, PropagationPolicy
 from policies.parse import parse_document
@@ -91,6 +93,9 @@ class HubConfig:
     resync_seconds: float = 300.0
     eviction_rate: float = 100.0  # failover moves per second; 0 = unlimited
     interpreters: tuple[KindSpec, ...] = ()
+    # where the prices come from: --prices/--egress files, else the watched ConfigMap
+    # fedctl-system/fedctl-prices, else the shipped samples (federation/hub/prices.py)
+    prices: PriceConfig = field(default_factory=PriceConfig)
 
 
 class Hub:
@@ -112,6 +117,7 @@ class Hub:
         # template -> (generation, labels, annotations, deletion) last reconciled for
         self._seen: dict[TemplateKey, tuple[Any, ...]] = {}
         self.ledger = Ledger()
+        self._prices: PriceWatcher | None = None
         self._deps: DependencySync | None = None
         # templates the scheduler found no room for: queued again when the fleet changes
         self.unschedulable: set[TemplateKey] = set()
@@ -296,9 +302,22 @@ class Hub:
         cfg = self.config
         cfg.cache_dir.mkdir(parents=True, exist_ok=True)
         hub = await api_client(cfg.kubeconfig, cfg.context)
-        members = Members(load_price_catalog(), cfg.cache_dir, self._member_changed,
+        start = load_prices(cfg.prices)
+        members = Members(start.catalog, cfg.cache_dir, self._member_changed,
                           on_copy=self._copy_changed,
-                          copy_view=self.interpreters.without_pod_specs)
+                          copy_view=self.interpreters.without_pod_specs,
+                          prices_version=start.catalog_version)
+        scheduler = Scheduler(start.egress)
+
+        def on_prices(catalog: PriceCatalog, version: str) -> None:
+            members.set_prices(catalog, version)
+            self._enqueue_all()  # every decision is priced again
+
+        def on_egress(matrix: EgressMatrix, version: str) -> None:
+            scheduler.set_egress(matrix)
+            self._enqueue_all()
+
+        self._prices = PriceWatcher(PriceState(cfg.prices, start), on_prices, on_egress)
         try:
             await install_crds(hub)
             await ensure_crds(hub, [binding_crd()])
@@ -312,14 +331,17 @@ class Hub:
             self._hub = hub
             reconciler = Reconciler(
                 hub=dyn, members=members, interpreters=self.interpreters,
-                scheduler=Scheduler(load_egress_matrix()), policies=self.policies,
+                scheduler=scheduler, policies=self.policies,
                 overrides=self.overrides, template=self.template, binding=self.binding,
                 ledger=self.ledger, deps=self._deps,
                 evictions=TokenBucket(cfg.eviction_rate, burst=max(1, int(cfg.eviction_rate))),
                 on_failover=lambda c: self.metrics.failovers.labels(cluster=c).inc(),
                 on_apply=lambda r: self.metrics.applies.labels(
                     result=r.action, reason=r.reason).inc(),
-                record=partial(events.emit, hub))
+                record=partial(events.emit, hub),
+                # the trimmed decision in the binding's status (fedctl explain)
+                explain=recorder(lambda: members.prices_version,
+                                 lambda: scheduler.egress_version))
             self.members = members
             async with asyncio.TaskGroup() as tg:
                 for refl in {id(r): r for r in [*self._refl.values(),
@@ -327,6 +349,7 @@ class Hub:
                     tg.create_task(refl.run(), name=f"reflector/{refl.name}")
                 tg.create_task(self._sync_members(hub, members), name="members")
                 tg.create_task(self._resync(), name="resync")
+                tg.create_task(self._prices.run(hub), name="prices")
                 tg.create_task(self._watch_fleet(members), name="fleet")
                 tg.create_task(self._follow_kinds(hub, members), name="hub-kinds")
                 tg.create_task(self._report_policies(hub), name="policy-status")
@@ -600,6 +623,8 @@ class Hub:
         await asyncio.gather(*(r.synced.wait() for r in
                                [*self._refl.values(), *self.templates.values()]))
         await self._members_settled()
+        if self._prices is not None:
+            await self._prices.synced.wait()  # no decision priced from the samples by mistake
         self._seed_ledger()
         self.ready.set()
         self._enqueue_all()

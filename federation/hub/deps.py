@@ -27,6 +27,7 @@ from federation.errors import FedctlError
 from federation.hub.bindings import TemplateKey, digest
 from federation.hub.ports import MemberDirectory
 from federation.interpreters.interpreter import Interpreters
+from federation.model.labels import BINDING_LABEL, REFERENCED_BY_ANNOTATION
 from federation.syncer.apply import is_ours
 from federation.syncer.dependencies import (
     SERVICE_ACCOUNT,
@@ -37,7 +38,6 @@ from federation.syncer.dependencies import (
     render_dependency,
     service_account_pull_secrets,
 )
-from federation.syncer.labels import BINDING_LABEL, REFERENCED_BY_ANNOTATION
 
 log = logging.getLogger(__name__)
 

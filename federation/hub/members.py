@@ -46,9 +46,9 @@ from federation.hub.crd_watch import CrdWatch
 from federation.hub.discovery import discover
 from federation.hub.kinds import installed_idents, is_versioned, snake
 from federation.model.cluster import EDGE_TAINT_KEY, ClusterSnapshot, GpuPrice, Taint
+from federation.model.labels import BINDING_LABEL, MANAGED_BY, MANAGED_BY_LABEL
 from federation.scheduling.reservations import Ledger, reserve
 from federation.syncer.apply import MemberApplier
-from federation.syncer.labels import BINDING_LABEL, MANAGED_BY, MANAGED_BY_LABEL
 
 log = logging.getLogger(__name__)
 

@@ -43,13 +43,13 @@ from federation.hub.ratelimit import TokenBucket
 from federation.interpreters.demand import DemandError, extract_demand
 from federation.interpreters.interpreter import PHASE_ORDER, Interpreters
 from federation.model.demand import Demand
+from federation.model.labels import BINDING_LABEL, FIELD_MANAGER
 from federation.model.placement import Decision, Placement
 from federation.scheduling.reservations import Hold, Ledger, holds_for
 from federation.syncer.apply import ApplyResult, is_ours, raw_dict
 from federation.syncer.checkpoint import checkpoint_location
 from federation.syncer.dependencies import Dependency
 from federation.syncer.gpu_pin import GpuPinConflict
-from federation.syncer.labels import BINDING_LABEL, FIELD_MANAGER
 from federation.syncer.render import MemberTarget, render
 from federation.syncer.validate import check_storage_uris
 from policies.match import select_overrides, select_policy

@@ -29,7 +29,7 @@ from kubernetes_asyncio.dynamic import DynamicClient
 from kubernetes_asyncio.dynamic.exceptions import ResourceNotFoundError
 
 from federation.clusters.client import DEFAULT_TIMEOUT
-from federation.syncer.labels import (
+from federation.model.labels import (
     BINDING_LABEL,
     FIELD_MANAGER,
     MANAGED_BY,

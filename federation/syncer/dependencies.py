@@ -29,7 +29,7 @@ from typing import Any
 from federation.errors import FedctlError
 from federation.interpreters import paths
 from federation.interpreters.interpreter import Interpreters
-from federation.syncer.labels import (
+from federation.model.labels import (
     DEPENDENCY_LABEL,
     DEPENDENCY_VALUE,
     MANAGED_BY,

@@ -27,8 +27,9 @@ copy say which, in place:
 * TrainJob has no pod template: its pods come from a training runtime. The pin goes in
   ``spec.podTemplateOverrides[].spec`` (Trainer v2.1, whose schema prunes the older
   field; ``spec.podSpecOverrides`` only when the template uses that v2.0 field) for the
-  ``node`` job, as a ``nodeSelector`` — the only node constraint v2.0 overrides carry. It is added to every override that
-  targets ``node`` (later overrides replace earlier ones' fields), or as a new entry.
+  ``node`` job, as a ``nodeSelector`` — the only node constraint v2.0 overrides carry.
+  It is added to every override that targets ``node`` (later overrides replace earlier
+  ones' fields), or as a new entry.
 * Another kind whose interpreter names no pod spec cannot be pinned; its component names
   are returned so the caller can say so.
 """

@@ -21,15 +21,15 @@ from typing import Any
 
 from federation.interpreters import paths
 from federation.interpreters.interpreter import Interpreters
-from federation.syncer.checkpoint import add_resume
-from federation.syncer.dependencies import label_pod_templates
-from federation.syncer.gpu_pin import pin_gpu_product
-from federation.syncer.labels import (
+from federation.model.labels import (
     BINDING_LABEL,
     CLUSTER_ANNOTATION,
     MANAGED_BY,
     MANAGED_BY_LABEL,
 )
+from federation.syncer.checkpoint import add_resume
+from federation.syncer.dependencies import label_pod_templates
+from federation.syncer.gpu_pin import pin_gpu_product
 from policies.models import Overriders, OverrideRule
 
 _SERVER_METADATA = ("uid", "resourceVersion", "generation", "creationTimestamp",

@@ -10,7 +10,7 @@ from kubernetes_asyncio import client as k8s
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from federation.dev.localfleet import FleetState
-from federation.syncer.labels import BINDING_LABEL
+from federation.model.labels import BINDING_LABEL
 
 from .helpers import eventually
 from .hubkit import G, V, binding, create_policy, namespace, policy, pytorchjob, running_hub

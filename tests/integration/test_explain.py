@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,31 +13,12 @@ import pytest
 from kubernetes_asyncio import client as k8s
 from kubernetes_asyncio.client.exceptions import ApiException
 
-from federation.catalog.prices import catalog_version
 from federation.cli.main import main
 from federation.dev.localfleet import FleetState
-from federation.hub import controller
 from federation.hub.prices import CONFIGMAP, NAMESPACE, PRICES_KEY
-from federation.hub.reconcile import Reconciler
-from federation.scheduling.decision_record import recorder
 
 from .helpers import eventually
 from .hubkit import binding, create_policy, deployment, namespace, policy, running_hub
-
-WIRED = "prices" in {f.name for f in dataclasses.fields(controller.HubConfig)}
-
-
-@pytest.fixture
-def explaining_hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Until the controller passes ``explain`` to its Reconciler, the test does (with the
-    samples' versions); once it does, the controller's own wiring is what runs."""
-    def reconciler(**kw: Any) -> Reconciler:
-        kw.setdefault("explain", recorder(lambda: catalog_version(kw["members"].catalog),
-                                          lambda: kw["scheduler"].egress_version))
-        return Reconciler(**kw)
-
-    monkeypatch.setattr(controller, "Reconciler", reconciler)
-    yield
 
 
 async def fedctl(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -52,7 +31,7 @@ async def fedctl(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, s
 
 async def test_get_placements_and_explain_a_live_deployment(
         joined: FleetState, member_api: dict[str, Any], tmp_path: Path,
-        capsys: pytest.CaptureFixture[str], explaining_hub: None) -> None:
+        capsys: pytest.CaptureFixture[str]) -> None:
     hub_api = member_api["hub"]
     hub_args = ("--state-dir", joined.state_dir)
     async with running_hub(joined, tmp_path):
@@ -115,7 +94,6 @@ async def test_get_placements_and_explain_a_live_deployment(
                        "(placed under that name: deployment.apps/web)\n")
 
 
-@pytest.mark.skipif(not WIRED, reason="needs the controller wiring of HubConfig.prices")
 async def test_prices_configmap_changes_the_recorded_catalog(
         joined: FleetState, member_api: dict[str, Any], tmp_path: Path) -> None:
     hub_api = member_api["hub"]

@@ -16,7 +16,7 @@ from bench.inmemory import (
     merge_patch,
 )
 from federation.clusters.watch import Reflector
-from federation.syncer.labels import BINDING_LABEL
+from federation.model.labels import BINDING_LABEL
 
 Obj = dict[str, Any]
 DEPLOY = ("apps/v1", "Deployment")

@@ -14,6 +14,12 @@ from hypothesis import strategies as st
 from federation.errors import FedctlError
 from federation.interpreters.interpreter import Interpreters, UnsupportedKind
 from federation.interpreters.spec import ComponentRule, KindSpec
+from federation.model.labels import (
+    BINDING_LABEL,
+    DEPENDENCY_LABEL,
+    MANAGED_BY_LABEL,
+    REFERENCED_BY_ANNOTATION,
+)
 from federation.syncer.dependencies import (
     Dependency,
     DependencyError,
@@ -24,12 +30,6 @@ from federation.syncer.dependencies import (
     referenced,
     render_dependency,
     service_account_pull_secrets,
-)
-from federation.syncer.labels import (
-    BINDING_LABEL,
-    DEPENDENCY_LABEL,
-    MANAGED_BY_LABEL,
-    REFERENCED_BY_ANNOTATION,
 )
 
 NOTEBOOK = KindSpec(group="kubeflow.org", kind="Notebook", source="test",
