@@ -36,11 +36,12 @@ from federation.errors import FedctlError
 from federation.hub import events
 from federation.hub.bindings import PLURAL as BINDINGS
 from federation.hub.bindings import TemplateKey, binding_crd, holds_of
-from federation.hub.crd_watch import CrdWatch
+from federation.hub.crd_watch import FIRST_SYNC_SECONDS, CrdWatch
 from federation.hub.deps import DependencySync
 from federation.hub.discovery import discover
 from federation.hub.fleet import MemberView, member_view, roomier
 from federation.hub.http import HubMetrics
+from federation.hub.interpreter_watch import InterpreterState, InterpreterWatcher
 from federation.hub.kinds import (
     ServedKind,
     authored_version,
@@ -104,6 +105,13 @@ class Hub:
         self.metrics = metrics or HubMetrics()
         self.queue: WorkQueue[TemplateKey] = WorkQueue(self.priority)
         self.interpreters = Interpreters(config.interpreters)
+        # the --interpreter files' specs and those of the interpreter ConfigMaps, applied
+        # to ``interpreters`` while the hub runs (federation/hub/interpreter_watch.py)
+        self._interp_watch = InterpreterWatcher(
+            InterpreterState(config.interpreters), self.interpreters,
+            self.metrics.readiness_details, self._interpreters_changed)
+        self._replan = asyncio.Event()  # the interpretable kinds changed: re-plan watches
+        self._kinds_lock = asyncio.Lock()  # one re-plan at a time
         self.templates: dict[tuple[str, str], ObjectCache] = {}
         self.outcomes: dict[TemplateKey, Outcome] = {}
         self.ready = asyncio.Event()
@@ -297,6 +305,12 @@ class Hub:
     def _member_changed(self, _name: str) -> None:
         self._enqueue_all()
 
+    def _interpreters_changed(self) -> None:
+        """The declarative interpreters changed: watch the kinds they know now, and decide
+        every template again (its components, health or status may read differently)."""
+        self._replan.set()
+        self._enqueue_all()
+
     # ---- run ---------------------------------------------------------------------------
     async def run(self) -> None:
         cfg = self.config
@@ -350,6 +364,7 @@ class Hub:
                 tg.create_task(self._sync_members(hub, members), name="members")
                 tg.create_task(self._resync(), name="resync")
                 tg.create_task(self._prices.run(hub), name="prices")
+                tg.create_task(self._interp_watch.run(hub), name="interpreters")
                 tg.create_task(self._watch_fleet(members), name="fleet")
                 tg.create_task(self._follow_kinds(hub, members), name="hub-kinds")
                 tg.create_task(self._report_policies(hub), name="policy-status")
@@ -423,10 +438,39 @@ class Hub:
 
     async def _follow_kinds(self, hub: k8s.ApiClient, members: Members) -> None:
         """Template watches for every kind the hub can interpret and serves, started and
-        stopped as the hub's CRDs change."""
-        await CrdWatch.of("hub", hub).follow(partial(self._refresh_kinds, hub, members))
+        stopped as the hub's CRDs or its declarative interpreters change."""
+        refresh = partial(self._refresh_kinds, hub, members)
+        # the first plan with the interpreter ConfigMaps' kinds (when they list in time)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._interp_watch.synced.wait(), FIRST_SYNC_SECONDS)
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(CrdWatch.of("hub", hub).follow(refresh), name="hub-crds")
+            tg.create_task(self._replan_on_interpreters(refresh), name="hub-interpreters")
+
+    async def _replan_on_interpreters(self, refresh: Callable[[], Any]) -> None:
+        """Re-plan the template watches each time the interpreters change (a failed
+        discovery is retried, doubling the wait up to 10 s)."""
+        while True:
+            await self._replan.wait()
+            self._replan.clear()
+            delay = 1.0
+            while True:
+                try:
+                    await refresh()
+                    break
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # the hub unreachable: its probe says so
+                    log.warning("re-planning the template watches failed (retried in "
+                                "%.0f s): %s", delay, exc)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 10.0)
 
     async def _refresh_kinds(self, hub: k8s.ApiClient, members: Members) -> None:
+        async with self._kinds_lock:
+            await self._plan_kinds(hub, members)
+
+    async def _plan_kinds(self, hub: k8s.ApiClient, members: Members) -> None:
         found = await discover(hub)
         plan = plan_watches(found.served, self._interpretable(), found.preferred)
         wanted = {(s.api_version, s.kind): s for s in plan.watches}

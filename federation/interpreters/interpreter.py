@@ -80,6 +80,25 @@ class Interpreters:
         for s in extra:  # declarative specs may override built-ins
             self._specs[(s.group, s.kind)] = s
 
+    def set_extra(self, specs: Iterable[KindSpec]) -> list[str]:
+        """Replace the declarative specs with ``specs``, in place (every holder of this
+        registry sees them at once): the built-ins first, each declarative spec
+        overriding the built-in of its kind. A kind ``specs`` defines twice keeps the
+        earlier definition; the returned list says which were dropped (empty: none)."""
+        specs_by_kind: dict[tuple[str, str], KindSpec] = {}
+        conflicts: list[str] = []
+        for s in specs:
+            key = (s.group, s.kind)
+            first = specs_by_kind.get(key)
+            if first is not None:
+                conflicts.append(
+                    f"{s.source}: kind {s.key} is already defined by {first.source}; this "
+                    f"definition is ignored (remove one of the two)")
+                continue
+            specs_by_kind[key] = s
+        self._specs = {**{(s.group, s.kind): s for s in BUILTIN}, **specs_by_kind}
+        return conflicts
+
     def kinds(self) -> list[str]:
         return sorted(s.key for s in self._specs.values())
 

@@ -43,9 +43,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from federation.errors import InputError, InputErrors
 from federation.interpreters.paths import PathSyntaxError, parse
 from policies.reader import Reader
-from policies.source import Document, PathKey, load_file
+from policies.source import Document, PathKey, load_documents, load_file
 
 PHASES = ("Pending", "Running", "Ready", "Succeeded", "Failed")
 # what a copy does with a component it has no replicas of (see ComponentRule.absent)
@@ -192,9 +193,33 @@ class KindSpec:
 
 def load_interpreters(path: str | Path) -> list[KindSpec]:
     """Read WorkloadInterpreter documents; every error names file, line and field."""
+    return _parse_all(load_file(path))
+
+
+def parse_interpreters(text: str, source: str) -> list[KindSpec]:
+    """WorkloadInterpreter documents from ``text`` (one or more, as in an
+    ``--interpreter`` file); errors name ``source`` (e.g. a ConfigMap and key), the line
+    and the field. Raises ``InputError`` (bad YAML) or ``InputErrors``."""
+    docs = load_documents(text, source)
+    if not docs:
+        raise InputError("no WorkloadInterpreter document", file=source,
+                         hint="write one or more WorkloadInterpreter documents")
+    return _parse_all(docs)
+
+
+def _parse_all(docs: list[Document]) -> list[KindSpec]:
+    """Every document parsed; the errors of all of them raised together."""
     out: list[KindSpec] = []
-    for doc in load_file(path):
-        out.append(_KindSpecParser(doc).parse())
+    errors: list[InputError] = []
+    for doc in docs:
+        try:
+            out.append(_KindSpecParser(doc).parse())
+        except InputErrors as exc:
+            errors.extend(exc.errors)
+        except InputError as exc:
+            errors.append(exc)
+    if errors:
+        raise InputErrors(errors)
     return out
 
 
