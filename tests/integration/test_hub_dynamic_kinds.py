@@ -1,9 +1,10 @@
 """Every kind the hub can interpret is watched, as kinds appear while it runs.
 
 The hub resolves its template kinds through API discovery and follows the CRDs of the
-hub and of every member: a CRD installed after the hub started is watched (hub) or makes
-its kind schedulable (member) without a restart; a kind served at two versions routes
-each template to the members serving its version.
+hub and of every member, and the interpreter ConfigMaps on the hub: a declarative
+interpreter and a CRD installed after the hub started make the kind watched (hub) or
+schedulable (member) without a restart; a kind served at two versions routes each
+template to the members serving its version.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from kubernetes_asyncio.client.exceptions import ApiException
 from federation.clusters.crds import ensure_crds
 from federation.dev.localfleet import FleetState
 from federation.hub.controller import Hub, HubConfig
-from federation.interpreters.spec import load_interpreters
+from federation.hub.interpreter_watch import DETAIL, LABEL, NAMESPACE
 
 from .helpers import eventually
 from .hubkit import READY_SECONDS, G, V, create_policy, namespace, policy, running_hub
@@ -109,56 +110,90 @@ async def scheduled(api: Any, ns: str, name: str, kind: str) -> dict[str, Any] |
     return conds.get("Scheduled")
 
 
-async def test_crd_installed_while_the_hub_runs_is_watched_and_propagates(
+@contextlib.asynccontextmanager
+async def interpreter_configmap(api: Any, name: str, data: dict[str, str]
+                                ) -> AsyncIterator[None]:
+    """A ConfigMap labelled as interpreters in fedctl-system for the block, deleted after."""
+    core = k8s.CoreV1Api(api)
+    with contextlib.suppress(ApiException):  # 409: there already
+        await core.create_namespace({"metadata": {"name": NAMESPACE}})
+    await core.create_namespaced_config_map(NAMESPACE, {
+        "metadata": {"name": name, "labels": {LABEL: "true"}}, "data": data})
+    try:
+        yield
+    finally:
+        with contextlib.suppress(ApiException):
+            await core.delete_namespaced_config_map(name, NAMESPACE)
+
+
+async def test_interpreter_and_crd_installed_while_the_hub_runs_propagate(
         joined: FleetState, member_api: dict[str, Any], tmp_path: Path) -> None:
-    """The hub starts with a declarative MXJob interpreter and no MXJob CRD anywhere: the
-    kind is reported, not watched. Installing the CRD on the hub and on member2 while it
-    runs is enough for an MXJob template to be placed and copied there."""
+    """The hub starts knowing nothing of MXJob. Its interpreter arrives as a ConfigMap
+    (next to one that does not parse: reported, nothing else affected): the kind is
+    reported as not served. Installing the CRD on the hub and on member2 while it runs is
+    then enough for an MXJob template to be placed and copied there."""
     hub_api = member_api["hub"]
-    f = tmp_path / "mx.yaml"
-    f.write_text(MX_INTERPRETER)
     hub = Hub(HubConfig(kubeconfig=Path(joined.kubeconfig), context="hub",
-                        cache_dir=tmp_path / "cache",
-                        interpreters=tuple(load_interpreters(f))))
+                        cache_dir=tmp_path / "cache"))
     task = asyncio.create_task(hub.run())
+    suffix = uuid.uuid4().hex[:4]
     try:
         await asyncio.wait_for(hub.ready.wait(), READY_SECONDS)
-        assert "kubeflow.org/MXJob" in hub.missing_kinds
-        assert "kubeflow.org/MXJob" in hub.metrics.readiness_details["kinds not served"]
-        mx = crd("kubeflow.org", "MXJob", "mxjobs")
-        async with crds_on([hub_api, member_api["member2"]], mx):
-            await eventually(lambda: _watched(hub, ("kubeflow.org/v1", "MXJob")),
-                             timeout=30, what="MXJob watched by the hub")
-            assert "kubeflow.org/MXJob" not in hub.missing_kinds
-            ns = await namespace(hub_api)
-            await create_policy(hub_api, policy(ns, "mx", {},
-                                                kinds=(("kubeflow.org/v1", "MXJob"),)))
-            await k8s.CustomObjectsApi(hub_api).create_namespaced_custom_object(
-                "kubeflow.org", "v1", ns, "mxjobs", {
-                    "apiVersion": "kubeflow.org/v1", "kind": "MXJob",
-                    "metadata": {"name": "mx", "namespace": ns, "labels": {"app": "mx"}},
-                    "spec": {"mxReplicaSpecs": {"Scheduler": replica(1),
-                                                "Worker": replica(2)}}})
-            copy = await eventually(
-                lambda: get(member_api["member2"], "kubeflow.org", "v1", ns, "mxjobs", "mx"),
-                timeout=60, what="MXJob copied to member2")
-            assert copy["spec"]["mxReplicaSpecs"]["Worker"]["replicas"] == 2
-            # member1 and member3 do not serve MXJob: nothing was tried there
-            b = await binding(hub_api, ns, "mx", "MXJob")
-            assert [c["name"] for c in (b or {})["spec"]["clusters"]] == ["member2"]
-            await k8s.CustomObjectsApi(hub_api).delete_namespaced_custom_object(
-                "kubeflow.org", "v1", ns, "mxjobs", "mx")
-            await eventually(_none(lambda: get(member_api["member2"], "kubeflow.org", "v1",
-                                               ns, "mxjobs", "mx")),
-                             timeout=60, what="MXJob copy removed")
-        # the CRD removed from the hub: the kind is reported again, its watch stopped
-        await eventually(lambda: _missing(hub, "kubeflow.org/MXJob"), timeout=30,
-                         what="MXJob reported as not served")
-        assert ("kubeflow.org/v1", "MXJob") not in hub.templates
+        assert "kubeflow.org/MXJob" not in hub.missing_kinds
+        async with interpreter_configmap(hub_api, f"mx-{suffix}",
+                                         {"mxjob.yaml": MX_INTERPRETER}), \
+                interpreter_configmap(hub_api, f"bad-{suffix}",
+                                      {"bad.yaml": "kind: WorkloadInterpreter\n"}):
+            await eventually(lambda: _missing(hub, "kubeflow.org/MXJob"), timeout=30,
+                             what="MXJob interpreter from the ConfigMap")
+            assert "kubeflow.org/MXJob" in hub.metrics.readiness_details["kinds not served"]
+            assert (f"configmap {NAMESPACE}/bad-{suffix}/bad.yaml:1"
+                    in hub.metrics.readiness_details[DETAIL])
+            await _mxjob_propagates(hub, member_api)
+        # the interpreter ConfigMap deleted: the kind is no longer known
+        await eventually(_not(lambda: _missing(hub, "kubeflow.org/MXJob")), timeout=30,
+                         what="MXJob interpreter gone")
+        assert hub.metrics.readiness_details[DETAIL] == ""
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+async def _mxjob_propagates(hub: Hub, member_api: dict[str, Any]) -> None:
+    """The MXJob CRD installed on the hub and member2: an MXJob template is watched,
+    copied to member2 and removed again; the CRD removed, the kind is reported again."""
+    hub_api = member_api["hub"]
+    mx = crd("kubeflow.org", "MXJob", "mxjobs")
+    async with crds_on([hub_api, member_api["member2"]], mx):
+        await eventually(lambda: _watched(hub, ("kubeflow.org/v1", "MXJob")),
+                         timeout=30, what="MXJob watched by the hub")
+        assert "kubeflow.org/MXJob" not in hub.missing_kinds
+        ns = await namespace(hub_api)
+        await create_policy(hub_api, policy(ns, "mx", {},
+                                            kinds=(("kubeflow.org/v1", "MXJob"),)))
+        await k8s.CustomObjectsApi(hub_api).create_namespaced_custom_object(
+            "kubeflow.org", "v1", ns, "mxjobs", {
+                "apiVersion": "kubeflow.org/v1", "kind": "MXJob",
+                "metadata": {"name": "mx", "namespace": ns, "labels": {"app": "mx"}},
+                "spec": {"mxReplicaSpecs": {"Scheduler": replica(1),
+                                            "Worker": replica(2)}}})
+        copy = await eventually(
+            lambda: get(member_api["member2"], "kubeflow.org", "v1", ns, "mxjobs", "mx"),
+            timeout=60, what="MXJob copied to member2")
+        assert copy["spec"]["mxReplicaSpecs"]["Worker"]["replicas"] == 2
+        # member1 and member3 do not serve MXJob: nothing was tried there
+        b = await binding(hub_api, ns, "mx", "MXJob")
+        assert [c["name"] for c in (b or {})["spec"]["clusters"]] == ["member2"]
+        await k8s.CustomObjectsApi(hub_api).delete_namespaced_custom_object(
+            "kubeflow.org", "v1", ns, "mxjobs", "mx")
+        await eventually(_none(lambda: get(member_api["member2"], "kubeflow.org", "v1",
+                                           ns, "mxjobs", "mx")),
+                         timeout=60, what="MXJob copy removed")
+    # the CRD removed from the hub: the kind is reported again, its watch stopped
+    await eventually(lambda: _missing(hub, "kubeflow.org/MXJob"), timeout=30,
+                     what="MXJob reported as not served")
+    assert ("kubeflow.org/v1", "MXJob") not in hub.templates
 
 
 async def test_crd_installed_on_a_member_after_it_joined_makes_the_kind_schedulable(
@@ -237,6 +272,12 @@ async def _watched(hub: Hub, key: tuple[str, str]) -> bool:
 
 async def _missing(hub: Hub, kind: str) -> bool:
     return kind in hub.missing_kinds
+
+
+def _not(check: Any) -> Any:
+    async def negated() -> bool:
+        return not await check()
+    return negated
 
 
 def _none(check: Any) -> Any:
