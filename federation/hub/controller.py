@@ -477,9 +477,12 @@ class Hub:
         regrouped = self._multi != plan.default_version
         self._multi = dict(plan.default_version)
         changed = regrouped
+        still_served = {(s.api_version, s.kind) for s in found.served}
         for key in list(self._kind_tasks):
             if key not in wanted:
-                self._stop_template_watch(key)
+                # a kind whose interpreter went away while the hub still serves it: its
+                # workloads are left as they run (never deleted because a ConfigMap was)
+                self._stop_template_watch(key, orphan=key in still_served)
                 changed = True
         for key, served in wanted.items():
             if key not in self._kind_tasks:
@@ -532,14 +535,21 @@ class Hub:
         self._kind_tasks[key] = asyncio.create_task(refl.run(), name=f"reflector/{refl.name}")
         log.info("watching %s %s templates", served.api_version, served.kind)
 
-    def _stop_template_watch(self, key: tuple[str, str]) -> None:
-        """Stop watching a kind (its CRD was removed): its templates are reconciled once
-        more, as gone (their copies and bindings are removed)."""
+    def _stop_template_watch(self, key: tuple[str, str], orphan: bool = False) -> None:
+        """Stop watching a kind. Its CRD was removed: its templates are reconciled once
+        more, as gone (their copies and bindings are removed). ``orphan`` (the hub still
+        serves it, only its interpreter is gone): its templates are left alone — copies,
+        bindings and held capacity stay, unmanaged until an interpreter is back."""
         task = self._kind_tasks.pop(key)
         refl = self.templates.pop(key, None)
         if task is None:
             return
         task.cancel()
+        if orphan:
+            log.warning("%s %s: no interpreter any more; its %d workloads are left as they "
+                        "run (copies and bindings kept), not managed until one is back",
+                        *key, len(refl.store) if refl is not None else 0)
+            return
         log.info("no longer watching %s %s templates", *key)
         for store_key in list(refl.store) if refl is not None else ():
             ns, _, name = store_key.partition("/")

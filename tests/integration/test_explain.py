@@ -18,7 +18,15 @@ from federation.dev.localfleet import FleetState
 from federation.hub.prices import CONFIGMAP, NAMESPACE, PRICES_KEY
 
 from .helpers import eventually
-from .hubkit import binding, create_policy, deployment, namespace, policy, running_hub
+from .hubkit import (
+    binding,
+    create_policy,
+    deployment,
+    member_replicas,
+    namespace,
+    policy,
+    running_hub,
+)
 
 
 async def fedctl(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -136,6 +144,13 @@ async def test_prices_configmap_changes_the_recorded_catalog(
             assert got is not None and got[0].startswith("itest.1@")
         finally:
             await core.delete_namespaced_config_map(CONFIGMAP, NAMESPACE)
+            # the fleet is shared: free member1's H100 for the tests that follow
+            await k8s.AppsV1Api(hub_api).delete_namespaced_deployment("gpu", ns)
+
+            async def copy_gone() -> bool:
+                return await member_replicas(member_api["member1"], ns, "gpu") is None
+
+            await eventually(copy_gone, timeout=60, what="the GPU Deployment removed")
 
 
 async def test_price_watcher_follows_the_configmap_on_the_hub(
