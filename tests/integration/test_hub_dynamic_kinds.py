@@ -183,7 +183,8 @@ async def _mxjob_propagates(hub: Hub, member_api: dict[str, Any]) -> None:
             timeout=60, what="MXJob copied to member2")
         assert copy["spec"]["mxReplicaSpecs"]["Worker"]["replicas"] == 2
         # member1 and member3 do not serve MXJob: nothing was tried there
-        b = await binding(hub_api, ns, "mx", "MXJob")
+        b = await eventually(lambda: binding(hub_api, ns, "mx", "MXJob"), timeout=20,
+                             what="the MXJob's binding")
         assert [c["name"] for c in (b or {})["spec"]["clusters"]] == ["member2"]
         await k8s.CustomObjectsApi(hub_api).delete_namespaced_custom_object(
             "kubeflow.org", "v1", ns, "mxjobs", "mx")
@@ -259,8 +260,9 @@ async def test_mpijob_templates_route_to_the_members_serving_their_version(
                 lambda v=version, m=member: get(member_api[m], "kubeflow.org", v, ns,
                                                 "mpijobs", f"mpi-{v}"),
                 timeout=60, what=f"MPIJob {version} on {member}")
-            b = await binding(hub_api, ns, f"mpi-{version}", "MPIJob")
-            assert b is not None
+            # (the binding is written after the copy is applied: it may lag a moment)
+            b = await eventually(lambda v=version: binding(hub_api, ns, f"mpi-{v}", "MPIJob"),
+                                 timeout=20, what=f"the binding of MPIJob {version}")
             assert b["spec"]["resource"]["apiVersion"] == f"kubeflow.org/{version}"
             assert [c["name"] for c in b["spec"]["clusters"]] == [member]
 
