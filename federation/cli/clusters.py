@@ -248,16 +248,22 @@ def _fence_json(mc: Mapping[str, Any]) -> dict[str, str] | None:
 
 
 # ---- fence / unfence -----------------------------------------------------------------------
-def kubeconfig_user(data: Any, context: str | None) -> str | None:
-    """The user name the kubeconfig's context (else its current context) names."""
+def context_field(data: Any, context: str | None, field: str) -> str | None:
+    """``field`` (user, namespace, cluster) of the kubeconfig's context ``context``, else
+    of its current context."""
     if not isinstance(data, Mapping):
         return None
     name = context or data.get("current-context")
     for entry in data.get("contexts") or []:
         if isinstance(entry, Mapping) and entry.get("name") == name:
-            user = (entry.get("context") or {}).get("user")
-            return str(user) if user else None
+            value = (entry.get("context") or {}).get(field)
+            return str(value) if value else None
     return None
+
+
+def kubeconfig_user(data: Any, context: str | None) -> str | None:
+    """The user name the kubeconfig's context (else its current context) names."""
+    return context_field(data, context, "user")
 
 
 def fence_user(by: str | None, kubeconfig: Path, context: str | None,

@@ -179,14 +179,9 @@ def as_list(bindings: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 
 def context_namespace(kubeconfig: Any, context: str | None) -> str | None:
     """The namespace the kubeconfig's context (else its current context) names."""
-    if not isinstance(kubeconfig, Mapping):
-        return None
-    name = context or kubeconfig.get("current-context")
-    for entry in kubeconfig.get("contexts") or []:
-        if isinstance(entry, Mapping) and entry.get("name") == name:
-            ns = (entry.get("context") or {}).get("namespace")
-            return str(ns) if ns else None
-    return None
+    from federation.cli.clusters import context_field
+
+    return context_field(kubeconfig, context, "namespace")
 
 
 # ---- I/O ----------------------------------------------------------------------------------

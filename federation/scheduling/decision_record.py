@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from federation.model.placement import ClusterDiagnosis, Decision, Diagnosis, DiagnosisRow
+from federation.scheduling.explain import cluster_entry as explain_entry
 
 DEFAULT_TOP = 5
 MAX_REASONS = 8  # reason counts kept for the clusters not shown; the rest are "other"
@@ -60,21 +61,8 @@ def cut(text: str, limit: int = MAX_TEXT) -> str:
 
 
 def cluster_entry(d: ClusterDiagnosis) -> dict[str, Any]:
-    """One cluster in full (the entries of ``decision_to_dict``'s ``clusters``)."""
-    return {
-        "cluster": d.cluster,
-        "feasible": d.feasible,
-        "reason": None if d.reason is None else {
-            "plugin": d.reason.plugin, "summary": cut(d.reason.summary),
-            "detail": cut(d.reason.detail)},
-        "tier": d.tier,
-        "product": d.product,
-        "spot": d.spot,
-        "scores": {k: round(v, 2) for k, v in d.scores},
-        "total": round(d.total, 2),
-        "replicas": d.replicas,
-        "hourlyCost": round(d.hourly_cost, 4),
-    }
+    """One cluster in full (``decision_to_dict``'s entry, reason texts cut)."""
+    return explain_entry(d, cut)
 
 
 def decision_digest(decision: Decision, prices: str, egress: str,

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from federation.model.placement import Decision, Reason
+from federation.model.placement import ClusterDiagnosis, Decision, Reason
 
 
 def summarize(reasons: Iterable[Reason], total: int, feasible: int) -> str:
@@ -30,6 +30,25 @@ def singular(text: str) -> str:
     return _SINGULAR.get(head, head) + sep + rest
 
 
+def cluster_entry(d: ClusterDiagnosis,
+                  text: Callable[[str], str] = lambda s: s) -> dict[str, Any]:
+    """One cluster of a decision as plain data (``text`` may shorten the reason texts)."""
+    return {
+        "cluster": d.cluster,
+        "feasible": d.feasible,
+        "reason": None if d.reason is None else {
+            "plugin": d.reason.plugin, "summary": text(d.reason.summary),
+            "detail": text(d.reason.detail)},
+        "tier": d.tier,
+        "product": d.product,
+        "spot": d.spot,
+        "scores": {k: round(v, 2) for k, v in d.scores},
+        "total": round(d.total, 2),
+        "replicas": d.replicas,
+        "hourlyCost": round(d.hourly_cost, 4),
+    }
+
+
 def decision_to_dict(decision: Decision) -> dict[str, Any]:
     """Plain data (for JSON / YAML output and the ResourceBinding status)."""
     return {
@@ -44,20 +63,7 @@ def decision_to_dict(decision: Decision) -> dict[str, Any]:
             for a in decision.placement.assignments
         ],
         "clusters": [
-            {
-                "cluster": d.cluster,
-                "feasible": d.feasible,
-                "reason": None if d.reason is None else {
-                    "plugin": d.reason.plugin, "summary": d.reason.summary,
-                    "detail": d.reason.detail},
-                "tier": d.tier,
-                "product": d.product,
-                "spot": d.spot,
-                "scores": {k: round(v, 2) for k, v in d.scores},
-                "total": round(d.total, 2),
-                "replicas": d.replicas,
-                "hourlyCost": round(d.hourly_cost, 4),
-            }
+            cluster_entry(d)
             for d in decision.diagnosis.clusters
         ],
     }
