@@ -148,6 +148,8 @@ class Members:
                  prices_version: str | None = None) -> None:
         self.catalog = catalog
         self._prices_version = catalog.version if prices_version is None else prices_version
+        # member -> artifact URIs its stores hold (model staging); read by placement
+        self._cached: dict[str, frozenset[str]] = {}
         # what the copy caches keep besides ``cached_form`` (the hub: no pod specs)
         self._copy_view = copy_view
         self.cache_dir = cache_dir
@@ -175,6 +177,22 @@ class Members:
         for rec in self._members.values():
             rec.snapshot_cache = None
             rec.revision += 1
+
+    def set_cached(self, cached: Mapping[str, frozenset[str]]) -> None:
+        """What each member's object stores hold (artifact URIs, from model staging):
+        the ``artifactCached`` scorer and data locality read it. Snapshots of members whose
+        set changed are rebuilt."""
+        for name in set(self._cached) | set(cached):
+            new = cached.get(name, frozenset())
+            if self._cached.get(name, frozenset()) != new:
+                rec = self._members.get(name)
+                if rec is not None:
+                    rec.snapshot_cache = None
+                    rec.revision += 1
+        self._cached = {k: v for k, v in cached.items() if v}
+
+    def cached(self, name: str) -> frozenset[str]:
+        return self._cached.get(name, frozenset())
 
     def set_watched(self, watched: Sequence[WatchedKind]) -> None:
         """Replace the template kinds whose member copies are watched: watches of kinds
@@ -488,6 +506,7 @@ class Members:
                                    spec.get("region", "")),
             spot_available=bool(pricing.get("spotAvailable")),
             store_regions=tuple(sorted({s.get("region", "") for s in stores})),
+            cached=self._cached.get(rec.name, frozenset()),
         )
 
     def snapshots(self, not_ready_grace: float, holding: frozenset[str] = frozenset(),

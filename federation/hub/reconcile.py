@@ -13,7 +13,7 @@ import datetime as dt
 import logging
 import math
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any, Protocol
@@ -91,6 +91,11 @@ class Outcome:
     stuck_on: tuple[str, ...] = ()
 
 
+# (template, its hub object, member) -> (path expression, value) pairs set on its copy
+FieldValues = Callable[[TemplateKey, Mapping[str, Any], str],
+                       Sequence[tuple[str | tuple[str | int, ...], str]]]
+
+
 def _now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -112,7 +117,8 @@ class Reconciler:
                  on_failover: Callable[[str], None] | None = None,
                  record: Recorder | None = None,
                  on_apply: Callable[[ApplyResult], None] | None = None,
-                 explain: Callable[[Decision], dict[str, Any]] | None = None) -> None:
+                 explain: Callable[[Decision], dict[str, Any]] | None = None,
+                 field_values: FieldValues | None = None) -> None:
         self.hub = hub
         self.members = members
         self.interpreters = interpreters
@@ -125,6 +131,8 @@ class Reconciler:
         self._on_apply = on_apply  # every apply sent to a member (metrics)
         # the decision as written in the binding's status (``status.decision``)
         self._explain = explain
+        # per-member field values (a model URI switched to the member's local mirror)
+        self._field_values = field_values
         self._record = record
         self.ledger = ledger if ledger is not None else Ledger()
         self._evictions = evictions if evictions is not None else TokenBucket(0)
@@ -508,7 +516,9 @@ class Reconciler:
                 obj = render(tmpl, target, binding=key.label, interpreters=self.interpreters,
                              replicas=dict(a.replicas), rules=rules, resume=resume,
                              gpu_product=held_product(self.ledger.holds(key.label).get(
-                                 a.cluster)))
+                                 a.cluster)),
+                             field_values=self._field_values(key, tmpl, a.cluster)
+                             if self._field_values is not None else ())
             except GpuPinConflict as exc:
                 # the template's own node constraints exclude the product chosen there:
                 # applying it would leave pods no node can take

@@ -15,7 +15,7 @@ target the member  ->  a clean object for server-side apply:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,10 +60,14 @@ def render(template: Mapping[str, Any], member: MemberTarget, *, binding: str,
            interpreters: Interpreters, replicas: Mapping[str, int] | None = None,
            rules: Iterable[OverrideRule] = (),
            resume: tuple[str, str] | None = None,
-           gpu_product: str | None = None) -> dict[str, Any]:
+           gpu_product: str | None = None,
+           field_values: Sequence[tuple[str | paths.Concrete, str]] = ()) -> dict[str, Any]:
     """The copy of ``template`` for ``member``: clean metadata, our labels (on the object
     and on its pod templates, so the hub can tell its pods), its replica share, the
-    override rules that apply there, the GPU product chosen for the member pinned on its
+    override rules that apply there, per-member field values set after them
+    (``field_values``: (path expression or concrete path, value), e.g. a model URI
+    switched to the member's local mirror; an expression that reaches nothing creates
+    its path when it has no wildcard), the GPU product chosen for the member pinned on its
     GPU pod templates (``gpu_product``: a catalog name such as ``H100-80GB``; None pins
     nothing; raises ``GpuPinConflict`` when the template's own node constraints exclude
     it), and after a training failover the checkpoint to resume from (``resume`` =
@@ -90,11 +94,29 @@ def render(template: Mapping[str, Any], member: MemberTarget, *, binding: str,
     for rule in rules:
         if rule_applies(rule, member):
             _override(obj, rule.overriders, interpreters if supported else None)
+    for expr, value in field_values:
+        set_field(obj, expr, value)
     if gpu_product and supported:
         pin_gpu_product(obj, interpreters, gpu_product)
     if resume is not None:
         add_resume(obj, interpreters, *resume)
     return obj
+
+
+def set_field(obj: dict[str, Any], expr: str | paths.Concrete, value: str) -> None:
+    """Set ``value`` at every path ``expr`` reaches (a concrete path: there); a plain
+    path that reaches nothing is created."""
+    if isinstance(expr, tuple):
+        paths.set_at(obj, expr, value)
+        return
+    found: list[paths.Concrete] = [p for p, _ in paths.resolve(obj, expr)]
+    if not found:
+        segs = paths.parse(expr)
+        if not segs or "*" in segs or "[*]" in segs:
+            return
+        found = [segs]
+    for p in found:
+        paths.set_at(obj, p, value)
 
 
 def _override(obj: dict[str, Any], ov: Overriders, interp: Interpreters | None) -> None:

@@ -138,3 +138,23 @@ def test_job_selector_and_uid_labels_generated_by_the_hub_are_dropped() -> None:
                                                              "fedctl.dev/binding": "b"}
     assert (out["spec"]["parallelism"], out["spec"]["completions"]) == (2, 2)
     assert "selector" in job["spec"]  # the template is untouched
+
+
+def test_field_values_are_set_after_override_rules() -> None:
+    # a storageUri override rule, then the member's model mirror wins over it
+    mirror = "s3://edge-east/models/chat--int8/2"
+    out = render(isvc(), EAST, binding="b", interpreters=INTERP, rules=rules(),
+                 field_values=[("spec.predictor.model.storageUri", mirror)])
+    assert out["spec"]["predictor"]["model"]["storageUri"] == mirror
+    # a concrete path (as the interpreter reports storage URIs) works the same way
+    out = render(isvc(), EAST, binding="b", interpreters=INTERP,
+                 field_values=[(("spec", "predictor", "model", "storageUri"), mirror)])
+    assert out["spec"]["predictor"]["model"]["storageUri"] == mirror
+
+
+def test_field_value_creates_a_missing_plain_path_but_not_a_wildcard_one() -> None:
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {}}
+    out = render(cm, EAST, binding="b", interpreters=INTERP,
+                 field_values=[("data.modelUri", "gs://m/1"), ("items[*].uri", "x")])
+    assert out["data"] == {"modelUri": "gs://m/1"}
+    assert "items" not in out
