@@ -35,6 +35,7 @@ from policies.source import Document, PathKey, load_documents
 API_VERSION = "fedctl.dev/v1alpha1"
 KIND = "Fleet"
 STORE_PROVIDERS = ("s3", "gcs", "file")
+REGISTRY_TYPES = ("mlflow",)
 TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 _NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
@@ -97,6 +98,15 @@ class ObjectStoreSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class ModelRegistrySpec:
+    """A model registry `fedctl dev up` starts next to the fleet (MLflow), its artifacts in
+    one of the fleet's S3 stores that `fedctl dev up` also starts."""
+
+    type: str  # mlflow
+    artifact_store: str  # an objectStores name (provider s3, no endpoint)
+
+
+@dataclass(frozen=True, slots=True)
 class ClusterSpec:
     name: str
     provider: str
@@ -117,6 +127,7 @@ class Fleet:
     clusters: tuple[ClusterSpec, ...]
     object_stores: tuple[ObjectStoreSpec, ...]
     source: str = "<input>"
+    model_registry: ModelRegistrySpec | None = None
 
     def cluster(self, name: str) -> ClusterSpec:
         for c in self.clusters:
@@ -164,7 +175,8 @@ class _FleetParser:
         top = r.mapping(
             self.doc.data,
             (),
-            allowed={"apiVersion", "kind", "metadata", "objectStores", "clusters"},
+            allowed={"apiVersion", "kind", "metadata", "objectStores", "clusters",
+                     "modelRegistry"},
             required=("apiVersion", "kind", "clusters"),
         )
         if top.get("apiVersion") not in (None, API_VERSION):
@@ -190,13 +202,41 @@ class _FleetParser:
             for i, item in enumerate(raw_clusters)
         ]
         self._unique([c.name for c in clusters if c], "clusters", "cluster")
+        registry = self._registry(top.get("modelRegistry"), ("modelRegistry",),
+                                  {s.name: s for s in stores if s})
         r.raise_if_errors()
         return Fleet(
             name=name,
             clusters=tuple(c for c in clusters if c),
             object_stores=tuple(s for s in stores if s),
             source=self.doc.file,
+            model_registry=registry,
         )
+
+    def _registry(self, raw: Any, path: PathKey,
+                  stores: dict[str, ObjectStoreSpec]) -> ModelRegistrySpec | None:
+        if raw is None:
+            return None
+        r = self.r
+        m = r.mapping(raw, path, allowed={"type", "artifactStore"},
+                      required=("type", "artifactStore"))
+        kind = r.string(m, (*path, "type"), default="mlflow", choices=REGISTRY_TYPES)
+        ref = r.string(m, (*path, "artifactStore"), default="")
+        store = stores.get(ref)
+        if ref and store is None:
+            r.fail((*path, "artifactStore"), f"unknown object store {ref!r}",
+                   hint=did_you_mean(ref, set(stores)) or "declare it under objectStores")
+        elif store is not None and store.provider != "s3":
+            r.fail((*path, "artifactStore"),
+                   f"object store {ref!r} is a {store.provider} store; the registry's "
+                   "artifacts need an s3 store", hint="name an objectStores entry with "
+                   "provider: s3")
+        elif store is not None and store.endpoint is not None:
+            r.fail((*path, "artifactStore"),
+                   f"object store {ref!r} has an endpoint, so `fedctl dev up` does not start "
+                   "it and has no credentials for it",
+                   hint="name an s3 store without an endpoint (started locally)")
+        return ModelRegistrySpec(type=kind, artifact_store=ref)
 
     def _unique(self, names: list[str], where: str, what: str) -> None:
         seen: set[str] = set()

@@ -28,6 +28,7 @@ from federation.catalog.kinds import WORKLOAD_KINDS
 from federation.clusters.client import api_client
 from federation.dev import controlplane as cp
 from federation.dev import crds, kind, pki, procs
+from federation.dev import mlflow as mlf
 from federation.dev import objectstores as ost
 from federation.dev.build import Binaries, ensure_binaries
 from federation.dev.nodes import create_nodes, ready_node_count
@@ -110,6 +111,34 @@ class StoreState:
 
 
 @dataclass
+class RegistryState:
+    """The fleet's model registry (MLflow) process and where it keeps its data."""
+
+    type: str  # mlflow
+    url: str  # http://127.0.0.1:PORT
+    port: int
+    data_dir: str  # mlflow.db and the webhook-secret key
+    artifact_store: str  # the fleet store holding its artifacts
+    artifacts_destination: str  # s3://bucket/mlflow
+    proc: procs.ProcRecord | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": self.type, "url": self.url, "port": self.port,
+                "data_dir": self.data_dir, "artifact_store": self.artifact_store,
+                "artifacts_destination": self.artifacts_destination,
+                "proc": self.proc.to_json() if self.proc else None}
+
+    @staticmethod
+    def from_json(d: dict[str, Any]) -> RegistryState:
+        return RegistryState(
+            type=d["type"], url=d["url"], port=int(d["port"]), data_dir=d["data_dir"],
+            artifact_store=d["artifact_store"],
+            artifacts_destination=d["artifacts_destination"],
+            proc=procs.ProcRecord.from_json(d["proc"]) if d.get("proc") else None,
+        )
+
+
+@dataclass
 class FleetState:
     name: str
     source: str
@@ -118,6 +147,7 @@ class FleetState:
     started_at: float
     clusters: list[ClusterState]
     stores: list[StoreState]
+    registry: RegistryState | None = None
 
     def cluster(self, name: str) -> ClusterState:
         for c in self.clusters:
@@ -144,6 +174,8 @@ class FleetState:
         for s in self.stores:
             if s.proc:
                 yield s.proc
+        if self.registry and self.registry.proc:
+            yield self.registry.proc
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -151,6 +183,7 @@ class FleetState:
             "kubeconfig": self.kubeconfig, "started_at": self.started_at,
             "clusters": [c.to_json() for c in self.clusters],
             "stores": [s.to_json() for s in self.stores],
+            "registry": self.registry.to_json() if self.registry else None,
         }
 
     @staticmethod
@@ -160,6 +193,7 @@ class FleetState:
             kubeconfig=d["kubeconfig"], started_at=d["started_at"],
             clusters=[ClusterState.from_json(c) for c in d["clusters"]],
             stores=[StoreState.from_json(s) for s in d["stores"]],
+            registry=RegistryState.from_json(d["registry"]) if d.get("registry") else None,
         )
 
 
@@ -214,6 +248,8 @@ class LocalFleet:
             self._wipe()
         if self.runtime == "kind":
             kind.require_tools()
+        if fleet.model_registry is not None:
+            mlf.require_installed()
         bins = await asyncio.to_thread(self.binaries)
         self.state_dir.mkdir(parents=True, exist_ok=True)
         keys = await asyncio.to_thread(self._pki)
@@ -232,6 +268,9 @@ class LocalFleet:
             kubeconfig=str(self.state_dir / "kubeconfig"), started_at=time.time(),
             clusters=clusters, stores=stores,
         )
+        if fleet.model_registry is not None:
+            state.registry = self._plan_registry(state, fleet.model_registry.artifact_store,
+                                                 ports)
         self._write_kubeconfigs(state, keys)
         self.save(state)
         specs = {c.name: c for c in fleet.clusters}
@@ -243,6 +282,8 @@ class LocalFleet:
                     tg.create_task(self._start_cluster(state, c, specs.get(c.name), bins, keys))
                 for s in stores:
                     tg.create_task(self._start_store(state, s, bins))
+                if state.registry is not None:
+                    tg.create_task(self._start_registry(state, state.registry))
         except BaseException as exc:
             self.save(state)
             await asyncio.to_thread(self._stop_all, state)
@@ -255,7 +296,7 @@ class LocalFleet:
         return state
 
     def _wipe(self) -> None:
-        for child in ("clusters", "stores", STATE_FILE, "kubeconfig"):
+        for child in ("clusters", "stores", "registry", STATE_FILE, "kubeconfig"):
             p = self.state_dir / child
             if p.is_dir():
                 shutil.rmtree(p)
@@ -390,6 +431,33 @@ class LocalFleet:
         finally:
             await client.close()
 
+    def _plan_registry(self, state: FleetState, store: str,
+                       ports: PortAllocator) -> RegistryState:
+        s3 = state.store(store).endpoint
+        port = ports.take()
+        return RegistryState(
+            type="mlflow", url=f"http://127.0.0.1:{port}", port=port,
+            data_dir=str(self.state_dir / "registry"), artifact_store=store,
+            artifacts_destination=f"s3://{s3.bucket}/{mlf.ARTIFACTS_PREFIX}")
+
+    def _registry_config(self, state: FleetState, r: RegistryState) -> mlf.ServerConfig:
+        data = Path(r.data_dir)
+        return mlf.ServerConfig(port=r.port, data_dir=data,
+                                store=state.store(r.artifact_store).endpoint,
+                                encryption_key=mlf.load_or_create_key(data / "webhook.key"))
+
+    async def _start_registry(self, state: FleetState, r: RegistryState,
+                              argv: list[str] | None = None) -> None:
+        """Start MLflow (it needs MinIO only when artifacts move, so it starts alongside
+        the stores) and wait for its /health."""
+        cfg = self._registry_config(state, r)
+        cfg.data_dir.mkdir(parents=True, exist_ok=True)
+        r.proc = procs.spawn("registry/mlflow",
+                             argv or mlf.server_argv(mlf.require_installed(), cfg),
+                             cfg.data_dir / "mlflow.log", env=mlf.server_env(cfg))
+        await wait_http(mlf.health_url(r.url), r.proc, None, what="model registry (mlflow)",
+                        timeout=self.ready_timeout)
+
     async def _start_store(self, state: FleetState, s: StoreState, bins: Binaries) -> None:
         ep = s.endpoint
         data = Path(s.data_dir)
@@ -420,6 +488,8 @@ class LocalFleet:
             for c in state.clusters:
                 if role in c.procs:
                     procs.stop(c.procs[role])
+        if state.registry and state.registry.proc:
+            procs.stop(state.registry.proc)
         for s in state.stores:
             if s.proc:
                 procs.stop(s.proc)
@@ -503,6 +573,27 @@ class LocalFleet:
         url = ost.health_url(s.endpoint)
         if url:
             await wait_http(url, s.proc, None, what=f"object store {name}")
+
+    def _registry(self, state: FleetState) -> RegistryState:
+        if state.registry is None:
+            raise FleetError("the local fleet runs no model registry",
+                             hint="add modelRegistry to the fleet file and restart the fleet")
+        return state.registry
+
+    def stop_registry(self) -> None:
+        """Stop the model registry's server (a fault: the registry is down)."""
+        r = self._registry(self.load())
+        if r.proc:
+            procs.stop(r.proc)
+
+    async def start_registry(self) -> None:
+        """Start the model registry's server again (same port and data) and wait for it."""
+        state = self.load()
+        r = self._registry(state)
+        if r.proc and procs.alive(r.proc):
+            return
+        await self._start_registry(state, r, list(r.proc.argv) if r.proc else None)
+        self.save(state)
 
     def pause_store(self, name: str) -> None:
         s = self.load().store(name)

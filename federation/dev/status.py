@@ -57,6 +57,26 @@ class StoreStatus:
     state: str
 
 
+@dataclass
+class RegistryStatus:
+    type: str
+    url: str
+    artifacts: str  # the artifact destination (s3://bucket/prefix)
+    state: str  # Ready | Paused | Stopped | Unreachable
+
+
+async def registry_status(state: FleetState) -> RegistryStatus | None:
+    """The fleet's model registry (None when the fleet file asks for none)."""
+    r = state.registry
+    if r is None:
+        return None
+    st = {"running": "Ready", "stopped": "Paused", "exited": "Stopped"}[
+        procs.state(r.proc)] if r.proc else "Stopped"
+    if st == "Ready" and not await _http_ok(f"{r.url}/health"):
+        st = "Unreachable"
+    return RegistryStatus(type=r.type, url=r.url, artifacts=r.artifacts_destination, state=st)
+
+
 async def cluster_status(state: FleetState, name: str) -> ClusterStatus:
     c = state.cluster(name)
     st = ClusterStatus(name=c.name, role=c.role, server=c.server,
