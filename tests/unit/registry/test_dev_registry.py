@@ -115,3 +115,17 @@ def test_fleet_state_round_trips_the_registry() -> None:
     old = state.to_json()
     del old["registry"]  # a state file written before the registry existed
     assert FleetState.from_json(old).registry is None
+
+
+async def test_status_of_a_registry_whose_server_is_gone() -> None:
+    from federation.dev.status import registry_status
+
+    reg = RegistryState(type="mlflow", url="http://127.0.0.1:9", port=9, data_dir="/s",
+                        artifact_store="s3-a", artifacts_destination="s3://models/mlflow",
+                        proc=ProcRecord("registry/mlflow", 2**22 + 7, 1, ("x",), "/l"))
+    state = FleetState(name="f", source="<input>", state_dir="/s", kubeconfig="/s/k",
+                       started_at=1.0, clusters=[], stores=[], registry=reg)
+    st = await registry_status(state)
+    assert st is not None and (st.state, st.url) == ("Stopped", "http://127.0.0.1:9")
+    state.registry = None
+    assert await registry_status(state) is None
