@@ -130,10 +130,11 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _print_status(lf: LocalFleet, output: str) -> int:
-    from federation.dev.status import fleet_status
+    from federation.dev.status import fleet_status, registry_status
 
     state = lf.load()
     clusters, stores = asyncio.run(fleet_status(state))
+    reg = asyncio.run(registry_status(state))
     if output == "json":
         print(json.dumps({
             "name": state.name, "kubeconfig": state.kubeconfig,
@@ -144,6 +145,7 @@ def _print_status(lf: LocalFleet, output: str) -> int:
                 "gpusFree": c.gpu_free(), "podsRunning": c.pods_running, "error": c.error,
             } for c in clusters],
             "stores": [s.__dict__ for s in stores],
+            "registry": reg.__dict__ if reg else None,
         }, indent=2))
         return 0
     rows = []
@@ -160,6 +162,10 @@ def _print_status(lf: LocalFleet, output: str) -> int:
         print(render(["store", "provider", "region", "status", "endpoint", "bucket"],
                      [[s.name, s.provider, s.region, s.state, s.endpoint, s.bucket or "-"]
                       for s in stores]))
+    if reg:
+        print()
+        print(render(["registry", "status", "url", "artifacts"],
+                     [[reg.type, reg.state, reg.url, reg.artifacts]]))
     bad = [c.name for c in clusters if c.state != "Ready"]
     return 1 if bad else 0
 
@@ -194,6 +200,8 @@ def _env(args: argparse.Namespace) -> int:
         key = ep.name.upper().replace("-", "_")
         if ep.endpoint:
             print(f"export FEDCTL_STORE_{key}_ENDPOINT={ep.endpoint}")
+    if state.registry:
+        print(f"export MLFLOW_TRACKING_URI={state.registry.url}")
     return 0
 
 
