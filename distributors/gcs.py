@@ -62,6 +62,7 @@ class GcsStore:
                 raise AccessDenied(cfg.name, "no Google credentials found",
                                    hint="run `gcloud auth application-default login` or "
                                         "set GOOGLE_APPLICATION_CREDENTIALS") from None
+        _size_pool(self._client, settings.connections)
         self._bucket = self._client.bucket(cfg.bucket)
         self._chunk = max(_GRANULE, settings.chunk_size // _GRANULE * _GRANULE)
         self._parallel = (settings.gcs_parallel_chunks if settings.gcs_parallel_chunks
@@ -237,10 +238,12 @@ class GcsStore:
     def resumable_held(self, key: str, session: dict[str, Any], size: int,
                        part_size: int) -> Held | None:
         if not self._status_query:
-            # The server cannot be asked: trust the journal only if no request was in
-            # flight when the last run stopped (else the server may hold more).
-            if session.get("inflight") is not None:
-                return None
+            # The server cannot be asked (fake-gcs-server finalises the object on a status
+            # query): continue at the last offset the server confirmed. A request in
+            # flight at a kill is sent again: fake-gcs-server drops an incomplete request
+            # body; if it had stored the whole request before the kill, the resent bytes
+            # are appended twice and the final size/CRC32C check fails, which discards the
+            # object and starts afresh (``resumable_complete``) -- never a wrong object.
             return Held(offset=int(session.get("confirmed") or 0))
         resp = self._session_request(key, session, {"Content-Range": f"bytes */{size}"})
         if resp.status_code == 308:
@@ -308,6 +311,19 @@ class GcsStore:
 
     def close(self) -> None:
         self._client.close()
+
+
+def _size_pool(client: Any, connections: int) -> None:
+    """Give the client's HTTP session a connection pool as large as the requests it may
+    have in flight (requests' default of 10 makes urllib3 discard connections)."""
+    from requests.adapters import HTTPAdapter
+
+    http = client._http
+    for scheme in ("http://", "https://"):
+        old = http.adapters.get(scheme)
+        retries = getattr(old, "max_retries", 0)
+        http.mount(scheme, HTTPAdapter(pool_connections=connections,
+                                       pool_maxsize=connections, max_retries=retries))
 
 
 class ShortSource(Exception):

@@ -309,8 +309,8 @@ def _sequential(store: ResumableStore, key: str, sid: SessionId, entry: JournalE
                 offset: int, size: int, crc32c: str,
                 open_source: Callable[[int, int], ReadStream], journal: Journal,
                 report: Callable[[int, int, int], None]) -> None:
-    """One request per part, in order; the journal records the confirmed offset and the
-    part in flight (a store that cannot report progress trusts only a clean offset)."""
+    """One request per part, in order; the journal records the offset the store confirmed
+    after each request (and the part in flight), so a kill loses at most one part."""
     session = entry.session
     while offset < size:
         end = min(offset + entry.part_size, size)

@@ -14,10 +14,8 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, BinaryIO, NoReturn
 
-import boto3
 import botocore.session
 import botocore.utils
-from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
@@ -80,14 +78,18 @@ def _parse_timestamp(value: Any) -> datetime:
 
 
 def _session() -> Any:
-    """One boto3 session per process: it caches the service models (0.2 s per load)."""
+    """One botocore session per process: it caches the service models (0.2 s per load).
+
+    Clients come from botocore directly: boto3 would import s3transfer (and with it
+    ~0.1 s of start-up) for every client; it is imported only when a multipart upload or
+    copy needs it (``S3Store._manager``)."""
     global _SESSION
     with _SESSION_LOCK:
         if _SESSION is None:
             core = botocore.session.get_session()
             core.get_component("response_parser_factory").set_parser_defaults(
                 timestamp_parser=_parse_timestamp)
-            _SESSION = boto3.session.Session(botocore_session=core)
+            _SESSION = core
         return _SESSION
 
 
@@ -99,23 +101,21 @@ class S3Store:
         self._settings = settings
         self._prefix = cfg.prefix.strip("/")
         mode = "when_required" if cfg.checksum_mode == "when_required" else "when_supported"
-        self._client: Any = _session().client(
+        # Every part of every file in flight holds a connection: a smaller pool makes
+        # urllib3 discard connections ("Connection pool is full") and open new ones.
+        self._client: Any = _session().create_client(
             "s3", endpoint_url=cfg.endpoint, region_name=cfg.region or "us-east-1",
             aws_access_key_id=cfg.access_key, aws_secret_access_key=cfg.secret_key,
             config=Config(
                 s3={"addressing_style": "path" if cfg.path_style else "virtual"},
                 connect_timeout=5, read_timeout=settings.timeout,
                 retries={"max_attempts": 2, "mode": "standard"},
-                max_pool_connections=max(32, settings.concurrency * 4),
+                max_pool_connections=settings.connections,
                 request_checksum_calculation=mode,
                 response_checksum_validation=mode,
             ))
-        self._tc = TransferConfig(
-            multipart_threshold=settings.multipart_threshold,
-            multipart_chunksize=settings.chunk_size,
-            max_concurrency=settings.concurrency,
-            use_threads=True,
-        )
+        self._tc: Any = None
+        self._tc_lock = threading.Lock()
         ident = hashlib.sha256(f"{cfg.access_key}".encode()).hexdigest()[:12]
         self._domain = f"s3|{cfg.endpoint or 'aws'}|{ident}"
 
@@ -220,8 +220,7 @@ class S3Store:
                                       fingerprint=_fingerprint(resp["ETag"],
                                                                resp.get("VersionId")))
             else:
-                self._client.upload_fileobj(stream, self.bucket, self._key(key),
-                                            Config=self._tc, ExtraArgs=extra)
+                self._transfer("upload", stream, self.bucket, self._key(key), extra)
         except StoreError:
             raise
         except Exception as exc:  # s3transfer wraps ClientError in S3UploadFailedError
@@ -250,11 +249,33 @@ class S3Store:
                 self._client.copy_object(CopySource=src, Bucket=self.bucket,
                                          Key=self._key(key), ChecksumAlgorithm="CRC32C")
             else:
-                self._client.copy(src, self.bucket, self._key(key), Config=self._tc,
-                                  ExtraArgs={"ChecksumAlgorithm": "CRC32C"})
+                self._transfer("copy", src, self.bucket, self._key(key),
+                               {"ChecksumAlgorithm": "CRC32C"})
         except Exception as exc:
             self._fail(exc, key)
         return stat_written(self, key, "copy")
+
+    def _transfer(self, kind: str, what: Any, bucket: str, key: str,
+                  extra: dict[str, Any]) -> None:
+        """A multipart upload (``what``: a stream) or copy (``what``: bucket + key) through
+        s3transfer, as boto3's ``upload_fileobj`` / ``copy`` do. At most ``concurrency``
+        chunks of the upload are in memory at once."""
+        from boto3.s3.transfer import TransferConfig, create_transfer_manager
+
+        with self._tc_lock:
+            if self._tc is None:
+                self._tc = TransferConfig(
+                    multipart_threshold=self._settings.multipart_threshold,
+                    multipart_chunksize=self._settings.chunk_size,
+                    max_concurrency=self._settings.concurrency,
+                    max_in_memory_upload_chunks=max(1, self._settings.concurrency),
+                    use_threads=True)
+        with create_transfer_manager(self._client, self._tc) as manager:
+            if kind == "upload":
+                future = manager.upload(what, bucket, key, extra_args=extra)
+            else:
+                future = manager.copy(what, bucket, key, extra_args=extra)
+            future.result()
 
     # ---- resumable multipart uploads (distributors/resume.py) -----------------------
     @property

@@ -21,6 +21,7 @@ from federation.cli.table import render
 from federation.errors import InputError
 
 DEFAULT_FLEET = "clusters.example.yaml"
+GCS_GRANULE = 256 * 1024
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -59,8 +60,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sy.add_argument("--chunk-size", default="16M", help="multipart/resumable chunk size")
     sy.add_argument("--concurrency", type=int, default=8,
                     help="parallel parts of one large S3 upload (default 8)")
-    sy.add_argument("--gcs-request-size", default="256M",
-                    help="bytes per streamed request of a large GCS upload (default 256M)")
+    sy.add_argument("--gcs-request-size", default="32M",
+                    help="bytes per streamed request of a large GCS upload; a kill loses "
+                         "at most one (default 32M)")
+    sy.add_argument("--memory-budget", default="256M",
+                    help="peak memory of the sync (default 256M): lowers --chunk-size, "
+                         "--concurrency and --transfers until their buffers fit")
     sy.add_argument("--resumable-threshold", default="64M",
                     help="files at least this large resume part by part after a kill "
                          "(default 64M; 0 disables)")
@@ -196,20 +201,27 @@ def _sync(args: argparse.Namespace) -> int:
         request = int(parse_rate(args.gcs_request_size))
         threshold = (0 if args.resumable_threshold.strip() == "0"
                      else int(parse_rate(args.resumable_threshold)))
+        budget = int(parse_rate(args.memory_budget))
     except ValueError:
-        raise InputError("invalid --bwlimit, --chunk-size, --gcs-request-size or "
-                         "--resumable-threshold",
+        raise InputError("invalid --bwlimit, --chunk-size, --gcs-request-size, "
+                         "--resumable-threshold or --memory-budget",
                          hint="use a number with an optional K/M/G suffix") from None
     if args.transfers < 1:
         raise InputError("--transfers must be at least 1")
     if chunk < 1 or request < 1 or args.concurrency < 1:
         raise InputError("--chunk-size, --gcs-request-size and --concurrency must be "
                          "positive")
-    settings = TransferSettings(multipart_threshold=chunk, chunk_size=chunk,
-                                concurrency=args.concurrency,
-                                gcs_request_size=request, resumable_threshold=threshold)
+    if request % GCS_GRANULE:
+        raise InputError(f"--gcs-request-size {args.gcs_request_size} is not a multiple of "
+                         "256K", hint="GCS resumable requests come in 256 KiB units; "
+                                      "use e.g. 16M or 32M")
+    settings = budgeted(TransferSettings(
+        multipart_threshold=chunk, chunk_size=chunk, concurrency=args.concurrency,
+        gcs_request_size=request, resumable_threshold=threshold, transfers=args.transfers,
+        parallel_syncs=_parallel_syncs(configs, args.targets, relay=not args.no_relay)),
+        budget, args.memory_budget)
     events: Events = JsonEvents() if args.output == "json" else HumanEvents()
-    sy = Syncer(SyncOptions(transfers=args.transfers, dry_run=args.dry_run, bandwidth=rate,
+    sy = Syncer(SyncOptions(transfers=settings.transfers, dry_run=args.dry_run, bandwidth=rate,
                             seal_source=not args.no_seal, relay=not args.no_relay,
                             resume=threshold > 0, resume_dir=args.resume_dir), events)
     origin = _store(configs, name, settings)
@@ -238,6 +250,26 @@ def _sync(args: argparse.Namespace) -> int:
                         f"{first.errors[0]}", hint="fix the cause and run the same command "
                                                    "again; finished files are not re-copied")
     return 0
+
+
+def budgeted(settings: TransferSettings, budget: int, text: str) -> TransferSettings:
+    """``settings`` fitted into a memory budget (``--memory-budget``)."""
+    from distributors.base import fit_memory
+
+    try:
+        return fit_memory(settings, budget)
+    except ValueError as exc:
+        raise InputError(f"--memory-budget {text}: {exc}",
+                         hint="raise --memory-budget or lower --chunk-size") from None
+
+
+def _parallel_syncs(configs: dict[str, StoreConfig], targets: list[str], *,
+                    relay: bool) -> int:
+    """Copies that can run at once: one per region's relay (the fan-out's second stage
+    copies from every region's relay in parallel), else one."""
+    if not relay:
+        return 1
+    return max(1, len({configs[t].region for t in targets if t in configs}))
 
 
 def _skip() -> Any:

@@ -126,7 +126,10 @@ def test_crash_after_parts_resumes_only_missing_parts(tmp_path: Path, sequential
     assert dest.started == 1 and j.entries() == []
 
 
-def test_failure_during_a_part_without_status_query_starts_afresh(tmp_path: Path) -> None:
+def test_failure_during_a_part_without_status_query_resends_only_that_part(
+        tmp_path: Path) -> None:
+    """A request in flight at a failure (or kill) is lost, nothing before it: the next
+    attempt continues at the last offset the store confirmed."""
     src, j = _src(), Journal(tmp_path)
     dest = ResumableMemoryStore("dst", sequential=True, query=False)
     _, hook = _crash_after(3)
@@ -139,10 +142,31 @@ def test_failure_during_a_part_without_status_query_starts_afresh(tmp_path: Path
     events: list[tuple[str, int]] = []
     upload(dest, "k", len(DATA), SHA.crc32c, SHA.sha256, _opener(src, "k"), j,  # type: ignore[arg-type]
            on_session=lambda kind, held: events.append((kind, held)))
-    # The server may hold the in-flight part or not: the journal cannot tell, so restart.
-    assert events == [("stale", 0), ("fresh", 0)]
-    assert sum(e - s for s, e in dest.sent) == len(DATA)
-    assert dest.aborted == ["s1"] and dest.objects["k"][0] == DATA
+    assert events == [("resumed", 3 * 32)]
+    assert sum(e - s for s, e in dest.sent) == len(DATA) - 3 * 32
+    assert dest.started == 1 and dest.aborted == [] and dest.objects["k"][0] == DATA
+
+
+def test_resent_bytes_the_store_already_held_fail_verification_and_start_afresh(
+        tmp_path: Path) -> None:
+    """If the store had kept the in-flight request after all, resending it corrupts the
+    session: the full-object CRC32C check catches it and a fresh upload follows."""
+    src, j = _src(), Journal(tmp_path)
+    dest = ResumableMemoryStore("dst", sequential=True, query=False)
+    _, hook = _crash_after(2)
+    with pytest.raises(Crash):
+        _upload(dest, j, src, hook)
+    [path] = j.entries()
+    session = json.loads(path.read_text())["session"]
+    assert session["confirmed"] == 64
+    # The store kept bytes the journal does not know of (fake-gcs-server appends a
+    # resent request to what it holds).
+    dest.sessions[session["id"]][65] = DATA[32:64]
+    with pytest.raises(RetryableStoreError, match="starting afresh"):
+        _upload(dest, j, src)
+    assert j.entries() == [] and "k" not in dest.objects
+    _upload(dest, j, src)
+    assert dest.objects["k"][0] == DATA and dest.started == 2
 
 
 def test_expired_session_falls_back_to_a_fresh_upload(tmp_path: Path) -> None:

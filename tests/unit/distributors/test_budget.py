@@ -1,0 +1,53 @@
+"""Memory budgets and connection-pool sizes derived from ``TransferSettings``."""
+
+from __future__ import annotations
+
+import pytest
+
+from distributors.base import (
+    BASELINE_MEMORY,
+    MIN_BUDGET_CHUNK,
+    MiB,
+    TransferSettings,
+    fit_memory,
+)
+
+
+@pytest.mark.parametrize("budget_mib", [128, 256, 512, 1024])
+def test_default_settings_fit_the_budget(budget_mib: int) -> None:
+    fitted = fit_memory(TransferSettings(), budget_mib * MiB)
+    assert BASELINE_MEMORY + fitted.buffer_bound() <= budget_mib * MiB
+    assert fitted.chunk_size >= MIN_BUDGET_CHUNK
+    assert fitted.multipart_threshold == fitted.chunk_size
+
+
+def test_default_budget_keeps_files_in_flight_and_shrinks_chunks_first() -> None:
+    fitted = fit_memory(TransferSettings(), 256 * MiB)
+    # 8 x 8 x 16 MiB = 1 GiB does not fit: chunks go to 8 MiB, then parts per file to 2.
+    assert (fitted.transfers, fitted.concurrency, fitted.chunk_size) == (8, 2, 8 * MiB)
+    assert fitted.connections >= fitted.transfers * fitted.concurrency
+
+
+def test_settings_within_the_budget_are_unchanged() -> None:
+    small = TransferSettings(chunk_size=8 * MiB, multipart_threshold=8 * MiB, concurrency=2,
+                             transfers=4)
+    assert fit_memory(small, 256 * MiB) is small
+
+
+def test_parallel_syncs_share_the_budget() -> None:
+    one = fit_memory(TransferSettings(), 512 * MiB)
+    two = fit_memory(TransferSettings(parallel_syncs=2), 512 * MiB)
+    assert two.buffer_bound() <= 512 * MiB - BASELINE_MEMORY
+    assert two.transfers * two.concurrency < one.transfers * one.concurrency
+
+
+def test_tiny_budget_lowers_transfers_then_fails_clearly() -> None:
+    fitted = fit_memory(TransferSettings(), BASELINE_MEMORY + 3 * MIN_BUDGET_CHUNK)
+    assert (fitted.transfers, fitted.concurrency) == (3, 1)
+    with pytest.raises(ValueError, match="no room"):
+        fit_memory(TransferSettings(), 100 * MiB)
+
+
+def test_connection_pool_covers_every_part_in_flight() -> None:
+    s = TransferSettings(transfers=8, concurrency=8, parallel_syncs=2)
+    assert s.connections >= 2 * 8 * 8
