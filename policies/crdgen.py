@@ -51,6 +51,27 @@ PRINTER_COLUMNS: dict[str, list[dict[str, Any]]] = {
          "priority": 1},
         _AGE,
     ],
+    "ModelSource": [
+        {"name": "MLflow", "type": "string", "jsonPath": ".spec.mlflow.trackingUri"},
+        {"name": "Store", "type": "string", "jsonPath": ".spec.objectStore.store.name"},
+        {"name": "Ready", "type": "string",
+         "jsonPath": ".status.conditions[?(@.type==\"Ready\")].status"},
+        {"name": "Last Poll", "type": "date", "jsonPath": ".status.lastPollTime",
+         "priority": 1},
+        _AGE,
+    ],
+    "ModelSubscription": [
+        {"name": "Model", "type": "string", "jsonPath": ".spec.model"},
+        {"name": "Channel", "type": "string", "jsonPath": ".spec.channel"},
+        {"name": "Desired", "type": "string", "jsonPath": ".status.desiredVersion"},
+        {"name": "Switched", "type": "string", "jsonPath": ".status.switchedVersion"},
+        {"name": "Ready", "type": "string",
+         "jsonPath": ".status.conditions[?(@.type==\"Ready\")].status"},
+        {"name": "Source", "type": "string", "jsonPath": ".spec.source", "priority": 1},
+        {"name": "Last Good", "type": "string", "jsonPath": ".status.lastGoodVersion",
+         "priority": 1},
+        _AGE,
+    ],
 }
 PRINTER_COLUMNS["ClusterPropagationPolicy"] = PRINTER_COLUMNS["PropagationPolicy"]
 PRINTER_COLUMNS["ClusterOverridePolicy"] = PRINTER_COLUMNS["OverridePolicy"]

@@ -9,6 +9,7 @@ attribute unless ``json=`` says otherwise; ``check`` methods hold cross-field ru
 from __future__ import annotations
 
 import fnmatch
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -45,6 +46,13 @@ TRAINING_KINDS: frozenset[str] = frozenset(
 NAME_PATTERN = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
 URI_PATTERN = r"[a-z][a-z0-9+.-]*://\S+"
 SPREAD_FIELDS = ("cluster", "region", "provider", "zone")
+
+
+def clean_relative_path(path: str) -> bool:
+    """True for ``a/b.onnx``: relative, '/'-separated, no empty, '.' or '..' parts."""
+    if not path or path.startswith("/") or "\\" in path or "\0" in path:
+        return False
+    return all(part not in ("", ".", "..") for part in path.split("/"))
 
 
 def _glob(pattern: str, value: str) -> bool:
@@ -657,6 +665,15 @@ class ClusterPricing:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class StoreSecretRef:
+    """A Secret on the hub with an object store's credentials (keys accessKey, secretKey)."""
+
+    name: str = spec_field(required=True, pattern=NAME_PATTERN, doc="Secret name.")
+    namespace: str = spec_field(default="fedctl-system", pattern=NAME_PATTERN,
+                                doc="Secret namespace.")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ObjectStoreRef:
     """An object store next to the cluster (where artifacts are mirrored)."""
 
@@ -666,6 +683,28 @@ class ObjectStoreRef:
     bucket: str = spec_field(default="", doc="Bucket.")
     endpoint: str | None = spec_field(default=None, pattern=r"https?://\S+",
                                       doc="Endpoint URL (S3-compatible stores).")
+    prefix: str = spec_field(default="", doc="Key prefix inside the bucket (or root).")
+    secret_ref: StoreSecretRef | None = spec_field(
+        default=None, doc="Credentials: a Secret on the hub with keys accessKey and "
+        "secretKey (omit for anonymous access or ambient credentials).")
+    path_style: bool = spec_field(default=True,
+                                  doc="Path-style S3 addressing (MinIO and most on-prem "
+                                  "S3); false for virtual-hosted buckets.")
+    checksum_mode: str = spec_field(default="when_supported",
+                                    enum=("when_supported", "when_required"),
+                                    doc="When S3 request checksums are sent.")
+    root: str = spec_field(default="", doc="File stores: a directory on the hub host.")
+    edge: bool = spec_field(default=False, doc="A store at an edge site.")
+
+    def check(self, fail: Fail, path: PathKey) -> None:
+        if self.root and self.provider != "file":
+            fail((*path, "root"), f"root is for file stores, not {self.provider}",
+                 "remove root or set provider: file")
+        elif self.root and not self.root.startswith("/"):
+            fail((*path, "root"), f"root must be an absolute path, got {self.root!r}", None)
+        if self.prefix and not clean_relative_path(self.prefix.rstrip("/")):
+            fail((*path, "prefix"), f"invalid prefix {self.prefix!r}",
+                 "use a relative key prefix without '.', '..' or empty parts")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -748,6 +787,298 @@ class PolicyStatus:
     selected: int = spec_field(default=0, minimum=0, doc="Workloads the policy selects.")
 
 
+# --- model distribution ----------------------------------------------------------------
+
+#: Converters a variant build may name (the staging worker ships these).
+CONVERTERS: tuple[str, ...] = ("onnx-int8",)
+STAGING_STATES: tuple[str, ...] = ("Pending", "Copying", "Verified", "Failed")
+VARIANT_NAME_PATTERN = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+DEFAULT_VARIANT = "default"
+LATEST_CHANNEL = "latest"
+#: Where the model URI lives in kinds fedctl knows; other kinds must set uriField.
+DEFAULT_URI_FIELDS: Mapping[str, str] = {
+    "InferenceService": "spec.predictor.model.storageUri",
+}
+URI_FIELD_PATTERN = r"[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)*"
+
+
+def staged_name(model: str, variant: str) -> str:
+    """The model's name in a cluster store: ``model`` for the default variant, else
+    ``model--variant``."""
+    return model if variant == DEFAULT_VARIANT else f"{model}--{variant}"
+
+
+def _check_relative(fail: Fail, path: PathKey, value: str) -> None:
+    if value and not clean_relative_path(value):
+        fail(path, f"invalid path {value!r}",
+             "use a relative path such as model/model.onnx (no leading '/', no '.' or '..' "
+             "parts, no empty parts)")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LocalSecretRef:
+    """A Secret in the object's own namespace."""
+
+    name: str = spec_field(required=True, pattern=NAME_PATTERN, doc="Secret name.")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SecretKeyRef:
+    """One key of a Secret in the object's own namespace."""
+
+    name: str = spec_field(required=True, pattern=NAME_PATTERN, doc="Secret name.")
+    key: str = spec_field(default="secret", pattern=r"[-._a-zA-Z0-9]+", doc="Key.")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MlflowSource:
+    """An MLflow model registry."""
+
+    tracking_uri: str = spec_field(required=True, pattern=r"https?://\S+",
+                                   doc="MLflow tracking server URL.")
+    credentials_secret_ref: LocalSecretRef | None = spec_field(
+        default=None, doc="Secret with keys username and password, or token.")
+    webhook_secret_ref: SecretKeyRef | None = spec_field(
+        default=None, doc="Secret key holding the webhook signing secret; without it the "
+        "hub serves no webhook for this source and relies on polling.")
+    artifact_store: ObjectStoreRef = spec_field(
+        required=True, doc="How to read the registry's artifact store (s3, gcs or file).")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ObjectStoreSource:
+    """Versions published as distributor manifests under an object store prefix."""
+
+    store: ObjectStoreRef = spec_field(required=True, doc="The store holding the versions.")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModelSourceSpec:
+    """Where model versions come from: exactly one of mlflow or objectStore."""
+
+    mlflow: MlflowSource | None = spec_field(default=None, doc="An MLflow model registry.")
+    object_store: ObjectStoreSource | None = spec_field(
+        default=None, doc="An object store with distributor manifests.")
+    poll_interval_seconds: int = spec_field(default=30, minimum=1, maximum=3600,
+                                            doc="Seconds between registry polls.")
+
+    def check(self, fail: Fail, path: PathKey) -> None:
+        given = [n for n, v in (("mlflow", self.mlflow), ("objectStore", self.object_store))
+                 if v is not None]
+        if not given:
+            fail(path, "a ModelSource needs a source type", "set mlflow or objectStore")
+        elif len(given) > 1:
+            fail((*path, given[1]), "set exactly one of mlflow or objectStore, not both",
+                 "use two ModelSources for two registries")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModelSourceStatus:
+    """What the hub observed about a model source."""
+
+    observed_generation: int = spec_field(default=0, minimum=0, doc="Last generation seen.")
+    conditions: tuple[Condition, ...] = spec_field(default=(), doc="Ready and Reachable.")
+    last_poll_time: str = spec_field(default="", doc="RFC 3339 time of the last poll.")
+    last_webhook_time: str = spec_field(default="",
+                                        doc="RFC 3339 time of the last accepted webhook.")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SubscriptionClusters:
+    """Which member clusters follow the model: the union of the given means."""
+
+    selector: LabelSelector | None = spec_field(default=None,
+                                                doc="MemberCluster labels to match.")
+    names: tuple[str, ...] = spec_field(default=(), pattern=NAME_PATTERN,
+                                        doc="Member clusters by name.")
+    propagation_policy: str | None = spec_field(
+        default=None, pattern=NAME_PATTERN,
+        doc="A PropagationPolicy in this namespace: the clusters its clusterAffinity admits.")
+
+    def check(self, fail: Fail, path: PathKey) -> None:
+        if self.selector is None and not self.names and self.propagation_policy is None:
+            fail(path, "clusters selects no cluster",
+                 "set selector, names or propagationPolicy")
+        dup = sorted({n for n in self.names if self.names.count(n) > 1})
+        if dup:
+            fail((*path, "names"), f"cluster {dup[0]!r} is listed twice", None)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModelWorkload:
+    """A workload template on the hub whose model URI is switched per cluster."""
+
+    api_version: str = spec_field(required=True, doc="apiVersion of the workload.")
+    kind: str = spec_field(required=True, doc="Kind, e.g. InferenceService or Deployment.")
+    name: str = spec_field(required=True, pattern=NAME_PATTERN, doc="Workload name.")
+    namespace: str = spec_field(default="", doc="Namespace; empty: the subscription's.")
+    uri_field: str | None = spec_field(
+        default=None, pattern=URI_FIELD_PATTERN,
+        doc="Dotted path of the field holding the model URI; defaults to "
+        "spec.predictor.model.storageUri for InferenceService, required for other kinds.")
+
+    def check(self, fail: Fail, path: PathKey) -> None:
+        if self.namespace and not re.fullmatch(NAME_PATTERN, self.namespace):
+            fail((*path, "namespace"), f"invalid namespace {self.namespace!r}",
+                 "use lower-case letters, digits, '-' and '.'")
+        if self.uri_field is None and self.kind not in DEFAULT_URI_FIELDS:
+            fail((*path, "uriField"), f"kind {self.kind} needs uriField",
+                 "name the field holding the model URI, e.g. "
+                 "spec.template.metadata.annotations.model-uri")
+
+    @property
+    def effective_uri_field(self) -> str:
+        """``uriField``, or the kind's default."""
+        return self.uri_field or DEFAULT_URI_FIELDS.get(self.kind, "")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VariantMatch:
+    """Cluster facts that must all hold; a field left out is not checked."""
+
+    labels: LabelSelector | None = spec_field(default=None,
+                                              doc="MemberCluster labels to match.")
+    gpu_products: tuple[str, ...] = spec_field(
+        default=(), doc="The cluster has at least one of these GPU products.")
+    edge: bool | None = spec_field(default=None, doc="The cluster is (or is not) an edge site.")
+    cpu_only: bool | None = spec_field(default=None,
+                                       doc="true: the cluster has no GPU product; false: "
+                                       "it has one.")
+
+    def check(self, fail: Fail, path: PathKey) -> None:
+        for i, product in enumerate(self.gpu_products):
+            if lookup(product) is None:
+                hint = did_you_mean(product, known_product_names())
+                fail((*path, "gpuProducts", i), f"unknown GPU product {product!r}",
+                     (hint + " " if hint else "")
+                     + f"known products: {', '.join(known_product_names())}")
+        if self.gpu_products and self.cpu_only:
+            fail((*path, "cpuOnly"), "cpuOnly: true contradicts gpuProducts",
+                 "a CPU-only cluster has no GPU product; remove one of them")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VariantBuild:
+    """Build this variant once per version with a converter."""
+
+    converter: str = spec_field(required=True, enum=CONVERTERS,
+                                doc="onnx-int8: ONNX FP32 to INT8 dynamic quantization "
+                                "(onnxruntime).")
+    input: str = spec_field(required=True,
+                            doc="Path of the input file inside the version (or subPath).")
+
+    def check(self, fail: Fail, path: PathKey) -> None:
+        _check_relative(fail, (*path, "input"), self.input)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModelVariant:
+    """Which artifact of a version a class of clusters gets."""
+
+    name: str = spec_field(required=True, pattern=VARIANT_NAME_PATTERN,
+                           doc="Variant name (the staged model is model--name).")
+    match: VariantMatch = spec_field(default_factory=VariantMatch,
+                                     doc="Clusters this variant is for (empty: all).")
+    sub_path: str = spec_field(default="",
+                               doc="A sub-directory of the version's artifacts; empty: all.")
+    build: VariantBuild | None = spec_field(default=None,
+                                            doc="Build the variant instead of copying it.")
+
+    def check(self, fail: Fail, path: PathKey) -> None:
+        if len(self.name) > 63:
+            fail((*path, "name"), f"variant name is {len(self.name)} characters long",
+                 "use at most 63")
+        _check_relative(fail, (*path, "subPath"), self.sub_path.rstrip("/"))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Retention:
+    """How many versions each cluster store keeps."""
+
+    keep: int = spec_field(default=3, minimum=1, maximum=1000,
+                           doc="Versions kept per cluster store; one in use is never deleted.")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StagingConcurrency:
+    """Limits on parallel copies."""
+
+    per_source: int = spec_field(default=4, minimum=1, maximum=256,
+                                 doc="Copies reading the origin at once.")
+    per_region: int = spec_field(default=2, minimum=1, maximum=256,
+                                 doc="Copies into one region at once.")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModelSubscriptionSpec:
+    """A model (source + name) and channel that the selected clusters follow."""
+
+    source: str = spec_field(required=True, pattern=NAME_PATTERN,
+                             doc="A ModelSource in the same namespace.")
+    model: str = spec_field(required=True, pattern=r"\S+",
+                            doc="Registered model name (or model name in the store).")
+    channel: str = spec_field(default=LATEST_CHANNEL, pattern=r"\S+",
+                              doc="Registry alias, or latest (highest version number).")
+    clusters: SubscriptionClusters = spec_field(required=True,
+                                                doc="Which clusters follow the model.")
+    store: str = spec_field(default="",
+                            doc="Which of a cluster's objectStores to stage into; empty: "
+                            "its first.")
+    workloads: tuple[ModelWorkload, ...] = spec_field(
+        default=(), doc="Workload templates whose model URI is switched per cluster.")
+    variants: tuple[ModelVariant, ...] = spec_field(
+        default=(), doc="First match wins; a cluster matching none gets the default variant.")
+    retention: Retention = spec_field(default_factory=Retention, doc="Retention.")
+    concurrency: StagingConcurrency = spec_field(default_factory=StagingConcurrency,
+                                                 doc="Copy concurrency limits.")
+
+    def check(self, fail: Fail, path: PathKey) -> None:
+        seen: set[str] = set()
+        for i, v in enumerate(self.variants):
+            if v.name in seen:
+                fail((*path, "variants", i, "name"), f"duplicate variant {v.name!r}",
+                     "variant names must be unique")
+            seen.add(v.name)
+        refs: set[tuple[str, str, str, str]] = set()
+        for i, w in enumerate(self.workloads):
+            key = (w.api_version, w.kind, w.namespace, w.name)
+            if key in refs:
+                fail((*path, "workloads", i), f"{w.kind} {w.name!r} is listed twice", None)
+            refs.add(key)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClusterStaging:
+    """Staging of the desired version on one cluster."""
+
+    cluster: str = spec_field(required=True, doc="Member cluster.")
+    store: str = spec_field(default="", doc="The cluster store staged into.")
+    variant: str = spec_field(default=DEFAULT_VARIANT, doc="The variant the cluster gets.")
+    version: str = spec_field(default="", doc="The version being staged or staged.")
+    state: str = spec_field(default="Pending", enum=STAGING_STATES, doc="Staging state.")
+    bytes_done: int = spec_field(default=0, minimum=0, doc="Bytes copied.")
+    bytes_total: int = spec_field(default=0, minimum=0, doc="Bytes to copy.")
+    reason: str = spec_field(default="", doc="Failed: machine reason (MissingFile, "
+                             "StoreUnreachable, BuildFailed…).")
+    message: str = spec_field(default="", doc="Human-readable detail.")
+    uri: str = spec_field(default="", doc="The cluster-local mirror of the version.")
+    serving_version: str = spec_field(default="", doc="The version the workloads use.")
+    serving_uri: str = spec_field(default="", doc="The URI the workloads use.")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModelSubscriptionStatus:
+    """What the hub observed and did for a subscription."""
+
+    observed_generation: int = spec_field(default=0, minimum=0, doc="Last generation seen.")
+    conditions: tuple[Condition, ...] = spec_field(
+        default=(), doc="Ready, ClustersSelected, SourceReachable, Staged.")
+    desired_version: str = spec_field(default="", doc="What the channel points at.")
+    switched_version: str = spec_field(default="", doc="What the workloads point at now.")
+    last_good_version: str = spec_field(default="", doc="The previous switched version.")
+    clusters: tuple[ClusterStaging, ...] = spec_field(default=(), doc="Per cluster.")
+
+
 # --- top-level objects -----------------------------------------------------------------
 
 
@@ -798,7 +1129,29 @@ class MemberCluster:
     status: MemberClusterStatus | None = None
 
 
-PolicyObject = PropagationPolicy | OverridePolicy | MemberCluster
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModelSource:
+    """Where model versions come from: an MLflow registry or an object store."""
+
+    kind: str
+    metadata: ObjectMeta
+    spec: ModelSourceSpec
+    status: ModelSourceStatus | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModelSubscription:
+    """Clusters that follow a model's channel: each gets its variant of the version staged
+    in its own object store, and the workloads are switched to it."""
+
+    kind: str
+    metadata: ObjectMeta
+    spec: ModelSubscriptionSpec
+    status: ModelSubscriptionStatus | None = None
+
+
+PolicyObject = (PropagationPolicy | OverridePolicy | MemberCluster | ModelSource
+                | ModelSubscription)
 
 
 @dataclass(frozen=True, slots=True)
@@ -823,5 +1176,9 @@ KINDS: tuple[KindInfo, ...] = (
              OverrideSpec, PolicyStatus, OverridePolicy),
     KindInfo("MemberCluster", "memberclusters", ("mc",), False, MemberClusterSpec,
              MemberClusterStatus, MemberCluster),
+    KindInfo("ModelSource", "modelsources", ("msrc",), True, ModelSourceSpec,
+             ModelSourceStatus, ModelSource),
+    KindInfo("ModelSubscription", "modelsubscriptions", ("msub",), True,
+             ModelSubscriptionSpec, ModelSubscriptionStatus, ModelSubscription),
 )
 KIND_BY_NAME: Mapping[str, KindInfo] = {k.kind: k for k in KINDS}

@@ -21,6 +21,7 @@ from policies.models import (
     NAME_PATTERN,
     MemberCluster,
     MemberClusterSpec,
+    ModelSubscriptionSpec,
     ObjectMeta,
     OverridePolicy,
     PolicyObject,
@@ -100,6 +101,8 @@ def parse_document(doc: Document) -> PolicyObject:
         _check_selectors(r, spec, meta, cluster_scoped=not info.namespaced)
     if info.model is MemberCluster and isinstance(spec, MemberClusterSpec) and not spec.zone:
         spec = _with_zone(spec)
+    if isinstance(spec, ModelSubscriptionSpec):
+        spec = _with_uri_fields(spec)
     r.raise_if_errors()
     obj: PolicyObject = info.model(kind=info.kind, metadata=meta, spec=spec, status=status)
     return obj
@@ -107,6 +110,13 @@ def parse_document(doc: Document) -> PolicyObject:
 
 def _with_zone(spec: MemberClusterSpec) -> MemberClusterSpec:
     return replace(spec, zone=spec.region)
+
+
+def _with_uri_fields(spec: ModelSubscriptionSpec) -> ModelSubscriptionSpec:
+    """Each workload's uriField defaulted from its kind (InferenceService)."""
+    return replace(spec, workloads=tuple(
+        w if w is None or w.uri_field else replace(w, uri_field=w.effective_uri_field or None)
+        for w in spec.workloads))
 
 
 def _metadata(r: Reader, raw: Any, *, namespaced: bool) -> ObjectMeta:

@@ -14,7 +14,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from federation.errors import InputError, InputErrors
-from policies.models import MemberCluster, OverridePolicy, PropagationPolicy
+from policies.models import (
+    MemberCluster,
+    ModelSource,
+    ModelSubscription,
+    OverridePolicy,
+    PropagationPolicy,
+)
 from policies.parse import load_policies, parse_documents
 from policies.source import Document
 
@@ -26,7 +32,7 @@ SEEDS: list[Any] = [
 JUNK: list[Any] = [None, True, False, 0, -1, -10**12, 3.5, float("nan"), float("inf"), "",
                    "x", "H100", "40Gi", "-1Gi", "s3://b/k", [], [1, "a"], {}, {"a": 1},
                    {"key": None}, "Divided", "*", 10**30, "1e999"]
-VALID = (PropagationPolicy, OverridePolicy, MemberCluster)
+VALID = (PropagationPolicy, OverridePolicy, MemberCluster, ModelSource, ModelSubscription)
 
 
 def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
