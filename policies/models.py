@@ -811,8 +811,8 @@ def staged_name(model: str, variant: str) -> str:
 def _check_relative(fail: Fail, path: PathKey, value: str) -> None:
     if value and not clean_relative_path(value):
         fail(path, f"invalid path {value!r}",
-             "use a relative path such as model/model.onnx (no leading '/', no '.' or '..' "
-             "parts, no empty parts)")
+             "use a relative path such as onnx/model.onnx: no leading '/', no '.', '..' or "
+             "empty parts")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
