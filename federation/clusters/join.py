@@ -4,16 +4,21 @@ For each cluster of a fleet file the hub gets:
 * a Secret ``<name>-kubeconfig`` in ``fedctl-system`` holding a self-contained kubeconfig
   (one context; certificate files inlined as data) — credentials live only there;
 * a ``MemberCluster`` object (endpoint, secretRef, provider, region, zone, edge, taints,
-  pricing, object stores).
+  pricing, object stores);
+* for each store the fleet file gives no endpoint that the running local fleet
+  (``fedctl dev up``) serves: its endpoint (or root, for file stores) in the MemberCluster's
+  ``objectStores[]`` entry, and its credentials in a Secret ``fedctl-store-<store>`` in
+  ``fedctl-system`` (keys ``accessKey``, ``secretKey``) that the entry's ``secretRef`` names.
 The fedctl CRDs are installed first, generated from the policy models.
 """
 
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 import yaml
 from kubernetes_asyncio import client as k8s
@@ -21,8 +26,8 @@ from kubernetes_asyncio.client.exceptions import ApiException
 
 from federation.clusters.client import DEFAULT_TIMEOUT
 from federation.clusters.crds import ensure_crds
-from federation.errors import InputError
-from federation.fleet import ClusterSpec, Fleet
+from federation.errors import FleetError, InputError
+from federation.fleet import ClusterSpec, Fleet, ObjectStoreSpec
 from federation.model.labels import FIELD_MANAGER, MANAGED_BY, MANAGED_BY_LABEL
 from policies.crdgen import crd
 from policies.models import GROUP, KINDS, VERSION
@@ -100,16 +105,80 @@ def member_kubeconfig(spec: ClusterSpec, dev_state_dir: Path | None) -> dict[str
     return flatten_kubeconfig(data, context, source=str(path), base_dir=path.parent)
 
 
-def member_cluster_manifest(spec: ClusterSpec, fleet: Fleet, endpoint: str,
-                            secret: str) -> dict[str, Any]:
-    stores = []
-    for name in spec.object_stores:
+class LocalStore(Protocol):
+    """What join reads of a running local fleet's store
+    (``federation.dev.objectstores.StoreEndpoint``)."""
+
+    @property
+    def endpoint(self) -> str | None: ...
+    @property
+    def root(self) -> str | None: ...
+    @property
+    def access_key(self) -> str | None: ...
+    @property
+    def secret_key(self) -> str | None: ...
+
+
+def store_secret_name(store: str) -> str:
+    """The hub Secret holding a store's credentials (keys accessKey, secretKey)."""
+    return f"fedctl-store-{store}"
+
+
+def local_stores(fleet: Fleet, dev_state_dir: Path | None) -> dict[str, LocalStore]:
+    """The running local fleet's stores, by name, when some store of the fleet file has no
+    endpoint (nor, for a file store, a root) and a dev fleet state exists; else none."""
+    if dev_state_dir is None or not any(
+            s.endpoint is None and not (s.provider == "file" and s.root)
+            for s in fleet.object_stores):
+        return {}
+    from federation.dev.localfleet import LocalFleet
+
+    try:
+        state = LocalFleet(dev_state_dir).load()
+    except FleetError:  # no local fleet runs: the stores are written as the file has them
+        return {}
+    return {s.endpoint.name: s.endpoint for s in state.stores}
+
+
+def store_ref(s: ObjectStoreSpec, local: LocalStore | None) -> dict[str, Any]:
+    """The MemberCluster ``objectStores[]`` entry of a fleet-file store; ``local``: the
+    running local fleet's store of that name, whose endpoint, root and credentials (the
+    Secret ``fedctl-store-<name>``) fill what the file leaves out."""
+    ref: dict[str, Any] = {"name": s.name, "provider": s.provider, "region": s.region,
+                           "bucket": s.bucket, "pathStyle": s.path_style,
+                           "checksumMode": s.checksum_mode, "edge": s.edge}
+    endpoint = s.endpoint
+    root = s.root
+    if local is not None and endpoint is None and not (s.provider == "file" and root):
+        endpoint = local.endpoint
+        root = root or local.root
+        if local.access_key and local.secret_key:
+            ref["secretRef"] = {"name": store_secret_name(s.name),
+                                "namespace": SYSTEM_NAMESPACE}
+    if endpoint:
+        ref["endpoint"] = endpoint
+    if root and s.provider == "file":
+        ref["root"] = str(Path(root).resolve())
+    return ref
+
+
+def store_secrets(fleet: Fleet, local: Mapping[str, LocalStore]) -> dict[str, dict[str, str]]:
+    """Secret name -> stringData for the local-fleet stores the members reference."""
+    out: dict[str, dict[str, str]] = {}
+    for name in sorted({n for c in fleet.clusters for n in c.object_stores}):
         s = fleet.store(name)
-        ref: dict[str, Any] = {"name": s.name, "provider": s.provider, "region": s.region,
-                               "bucket": s.bucket}
-        if s.endpoint:
-            ref["endpoint"] = s.endpoint
-        stores.append(ref)
+        ep = local.get(name)
+        if (s.endpoint is None and ep is not None and ep.access_key and ep.secret_key
+                and not (s.provider == "file" and s.root)):
+            out[store_secret_name(name)] = {"accessKey": ep.access_key,
+                                            "secretKey": ep.secret_key}
+    return out
+
+
+def member_cluster_manifest(spec: ClusterSpec, fleet: Fleet, endpoint: str, secret: str,
+                            local: Mapping[str, LocalStore] | None = None) -> dict[str, Any]:
+    stores = [store_ref(fleet.store(name), (local or {}).get(name))
+              for name in spec.object_stores]
     labels = dict(spec.labels)
     labels[MANAGED_BY_LABEL] = MANAGED_BY
     return {
@@ -147,22 +216,16 @@ async def join(hub: k8s.ApiClient, fleet: Fleet, dev_state_dir: Path | None) -> 
         if exc.status != 409:
             raise
     custom = k8s.CustomObjectsApi(hub)
+    local = local_stores(fleet, dev_state_dir)
+    for name, data in store_secrets(fleet, local).items():
+        await _apply_secret(core, name, data)
     out = []
     for spec in fleet.clusters:
         cfg = configs[spec.name]
         endpoint = str(cfg["clusters"][0]["cluster"]["server"])
         secret = f"{spec.name}-kubeconfig"
-        body = {"apiVersion": "v1", "kind": "Secret",
-                "metadata": {"name": secret, "namespace": SYSTEM_NAMESPACE,
-                             "labels": {MANAGED_BY_LABEL: MANAGED_BY}},
-                "type": "Opaque",
-                "stringData": {"kubeconfig": yaml.safe_dump(cfg)}}
-        # _content_type selects server-side apply (the typed signature does not list it).
-        await cast(Any, core).patch_namespaced_secret(
-            secret, SYSTEM_NAMESPACE, cast(Any, body), field_manager=FIELD_MANAGER,
-            force=True, _content_type="application/apply-patch+yaml",
-            _request_timeout=DEFAULT_TIMEOUT)
-        manifest = member_cluster_manifest(spec, fleet, endpoint, secret)
+        await _apply_secret(core, secret, {"kubeconfig": yaml.safe_dump(cfg)})
+        manifest = member_cluster_manifest(spec, fleet, endpoint, secret, local)
         try:
             await custom.get_cluster_custom_object(GROUP, VERSION, "memberclusters", spec.name,
                                                    _request_timeout=DEFAULT_TIMEOUT)
@@ -177,6 +240,20 @@ async def join(hub: k8s.ApiClient, fleet: Fleet, dev_state_dir: Path | None) -> 
             _content_type="application/apply-patch+yaml", _request_timeout=DEFAULT_TIMEOUT)
         out.append(JoinResult(spec.name, endpoint, secret, action))
     return out
+
+
+async def _apply_secret(core: k8s.CoreV1Api, name: str, data: Mapping[str, str]) -> None:
+    """Create or replace an Opaque Secret in fedctl-system (server-side apply)."""
+    body = {"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": name, "namespace": SYSTEM_NAMESPACE,
+                         "labels": {MANAGED_BY_LABEL: MANAGED_BY}},
+            "type": "Opaque",
+            "stringData": dict(data)}
+    # _content_type selects server-side apply (the typed signature does not list it).
+    await cast(Any, core).patch_namespaced_secret(
+        name, SYSTEM_NAMESPACE, cast(Any, body), field_manager=FIELD_MANAGER,
+        force=True, _content_type="application/apply-patch+yaml",
+        _request_timeout=DEFAULT_TIMEOUT)
 
 
 async def list_members(hub: k8s.ApiClient) -> list[dict[str, Any]]:
