@@ -1,12 +1,16 @@
 """``file://`` stores: a directory. Writes go to a temp file and are renamed into place;
 no path ever resolves outside the root (symbolic links out of the root are refused).
+Symbolic links inside the root are followed (files and directories, with loop detection):
+a linked file is an object under the link's own path with its target's content.
 Local disks report no checksum, so a written file is verified by re-reading it."""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
+import stat
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -82,27 +86,57 @@ class FileStore:
         return str(self._path(key))
 
     def list(self, prefix: str) -> Iterator[ObjectMeta]:
+        """Regular files under ``prefix``, following symbolic links to files and
+        directories (a Hugging Face cache snapshot is links into ``../../blobs``); a link
+        lists under its own path with its target's size. A dangling link, a link cycle or
+        a link out of the root is an error naming the path: a listing never silently
+        leaves a file out."""
         base = self._path(prefix.rstrip("/")) if prefix else self._root
         if not base.is_dir():
             if not self._real.is_dir():
                 raise BucketNotFound(self.name, f"root directory {self._real} is gone")
             return
-        for dirpath, dirnames, filenames in os.walk(base, followlinks=False):
-            d = Path(dirpath)
-            if d == self._root:
-                dirnames[:] = [n for n in dirnames if n != TMP_DIR]
-            dirnames.sort()
-            for fn in sorted(filenames):
-                p = d / fn
-                if p.is_symlink() and not self._inside(p):
-                    continue  # a link out of the root is not part of the store
-                try:
-                    st = p.stat()
-                except FileNotFoundError:
-                    continue
-                if not p.is_file():
-                    continue
-                rel = p.relative_to(self._root).as_posix()
+        st = base.stat()
+        yield from self._walk(base, frozenset({(st.st_dev, st.st_ino)}))
+
+    def _walk(self, d: Path, ancestors: frozenset[tuple[int, int]]) -> Iterator[ObjectMeta]:
+        try:
+            entries = sorted(os.scandir(d), key=lambda e: e.name)
+        except FileNotFoundError:
+            return  # removed while listing
+        for e in entries:
+            if d == self._root and e.name == TMP_DIR:
+                continue
+            p = Path(e.path)
+            rel = p.relative_to(self._root).as_posix()
+            link = e.is_symlink()
+            if link and not self._inside(p):
+                raise StoreError(self.name, f"{rel}: symbolic link to {os.readlink(p)!r} "
+                                            "leads outside the store's root",
+                                 hint="file stores never follow links out of the root; set "
+                                      "'root' to a directory holding the link targets too "
+                                      "(for a Hugging Face cache: the models--... directory)")
+            try:
+                st = p.stat()
+            except FileNotFoundError:
+                if link:
+                    raise StoreError(self.name, f"{rel}: dangling symbolic link (target "
+                                                f"{os.readlink(p)!r} does not exist)",
+                                     hint="restore the target or remove the link") from None
+                continue  # removed while listing
+            except OSError as exc:
+                if exc.errno == errno.ELOOP:
+                    raise StoreError(self.name, f"{rel}: symbolic link loop",
+                                     hint="remove or fix the link") from None
+                raise StoreError(self.name, f"{rel}: cannot read ({exc.strerror})") from None
+            if stat.S_ISDIR(st.st_mode):
+                ident = (st.st_dev, st.st_ino)
+                if ident in ancestors:
+                    raise StoreError(self.name, f"{rel}: symbolic link loop (leads back to "
+                                                "a directory containing it)",
+                                     hint="remove or fix the link")
+                yield from self._walk(p, ancestors | {ident})
+            elif stat.S_ISREG(st.st_mode):
                 yield ObjectMeta(key=rel, size=st.st_size, crc32c=None, fingerprint=_fp(st))
 
     def stat(self, key: str, *, checksum: bool = True) -> ObjectMeta | None:
@@ -135,7 +169,8 @@ class FileStore:
         d.mkdir(exist_ok=True)
         return d / uuid.uuid4().hex
 
-    def _commit(self, tmp: Path, key: str, size: int, crc32c: str | None) -> ObjectMeta:
+    def _commit(self, tmp: Path, key: str, size: int, crc32c: str | None,
+                report_crc: bool = False) -> ObjectMeta:
         try:
             d = _reread(tmp)
             if d.size != size or (crc32c is not None and d.crc32c != crc32c):
@@ -150,9 +185,18 @@ class FileStore:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
         st = dest.stat()
-        return ObjectMeta(key=key, size=st.st_size, crc32c=None, fingerprint=_fp(st))
+        return ObjectMeta(key=key, size=st.st_size, crc32c=d.crc32c if report_crc else None,
+                          fingerprint=_fp(st))
 
     def write(self, key: str, stream: BinaryIO, size: int, crc32c: str) -> ObjectMeta:
+        return self._write(key, stream, size, crc32c)
+
+    def write_unverified(self, key: str, stream: BinaryIO, size: int) -> ObjectMeta:
+        """Write an object whose checksum the caller learns while streaming it; the
+        returned meta carries the CRC32C of the bytes as stored (re-read from disk)."""
+        return self._write(key, stream, size, None)
+
+    def _write(self, key: str, stream: BinaryIO, size: int, crc32c: str | None) -> ObjectMeta:
         self._path(key)
         tmp = self._tmp()
         with open(tmp, "wb") as out:
@@ -163,7 +207,7 @@ class FileStore:
                 out.write(buf)
             out.flush()
             os.fsync(out.fileno())
-        return self._commit(tmp, key, size, crc32c)
+        return self._commit(tmp, key, size, crc32c, report_crc=crc32c is None)
 
     def write_bytes(self, key: str, data: bytes) -> ObjectMeta:
         self._path(key)

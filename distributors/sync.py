@@ -480,12 +480,21 @@ class Syncer:
                 listing: dict[str, ObjectMeta], verified: dict[str, str]) -> None:
         if not plan.publish:
             return
+        skipped = _skipped(plan, listing)
+        missing = [f.path for f in m.files if f.path not in verified and f.path not in skipped]
+        if missing and not r.errors:
+            # Never publish a version without a file the source listed.
+            r.errors.append(f"{missing[0]}: not copied or verified; version not published"
+                            + (f" ({len(missing) - 1} more files missing)"
+                               if len(missing) > 1 else ""))
+            self.events.emit({"event": "failed", "store": dest.name, "path": missing[0],
+                              "error": r.errors[-1]})
         try:
             if r.errors:
                 # Keep what was verified so a resume does not check it again; no manifest.
-                self._write_receipt(dest, m, _skipped(plan, listing), verified)
+                self._write_receipt(dest, m, skipped, verified)
                 return
-            self._write_receipt(dest, m, _skipped(plan, listing), verified)
+            self._write_receipt(dest, m, skipped, verified)
             self._retry(lambda: dest.write_bytes(mf.manifest_key(m.model, m.version),
                                                  m.to_json()))
         except StoreError as exc:

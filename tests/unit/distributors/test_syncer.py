@@ -9,7 +9,7 @@ import pytest
 
 from distributors import manifest as mf
 from distributors.base import StoreConfig
-from distributors.errors import AccessDenied, ManifestError, UnsafeKey
+from distributors.errors import AccessDenied, ManifestError, StoreError, UnsafeKey
 from distributors.localfs import FileStore
 from distributors.progress import RecordingEvents
 from distributors.sync import Syncer, SyncOptions
@@ -143,7 +143,9 @@ def test_file_store_never_follows_links_out_of_its_root(tmp_path: Path) -> None:
     (root / "m" / "v1" / "leak").symlink_to(outside / "secret")
     (root / "m" / "escape").symlink_to(outside)
     store = FileStore(StoreConfig("disk", "file", root=str(root)))
-    assert [x.key for x in store.list("m/v1/")] == ["m/v1/ok.bin"]
+    # A link out of the root is an error naming it, never a file silently left out.
+    with pytest.raises(StoreError, match=r"m/v1/leak: symbolic link .* outside"):
+        list(store.list("m/v1/"))
     with pytest.raises(UnsafeKey):
         store.read_bytes("m/v1/leak")
     with pytest.raises(UnsafeKey):
