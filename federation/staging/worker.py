@@ -367,7 +367,8 @@ class StagingWorker:
         by_store = {r.store: r for r in results}
         for name, cs in clusters_of.items():
             r = by_store.get(name)
-            if r is not None and r.ok and r.published:
+            if r is not None and r.ok and (r.published or (r.plan is not None
+                                                           and not r.plan.publish)):
                 board.update(cs, state=State.VERIFIED, bytes_total=total, bytes_done=total,
                              reason="", message="")
             else:
