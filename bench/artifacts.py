@@ -7,6 +7,8 @@ the origin, and prints one JSON document:
   (a) S3 -> GCS throughput of a model of 4 large files + 50 small files (default 4 x 512 MiB)
   (b) no-op re-sync of 10,000 small objects S3 -> GCS (time)
   (c) fan-out to the 8 edge stores: bytes read from the origin
+  (d) peak RSS of `fedctl artifacts sync` processes (default --memory-budget) and of
+      rclone for the same copies: S3 -> disk, then disk -> S3 of the model of (a)
 
 Usage: python bench/artifacts.py [--big-mib 512] [--fanout-mib 64] [--small 10000]
                                 [--gcs-request-mib N]
@@ -27,10 +29,13 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from distributors import manifest as mf
+from distributors.base import fit_memory
+from distributors.progress import parse_rate
 from distributors.store import Store, StoreConfig, TransferSettings, open_store
 from distributors.sync import Syncer, SyncOptions
 from federation.cli.artifacts import config_from_endpoint
@@ -114,6 +119,17 @@ def rclone(conf: Path, *args: str) -> float:
     return time.perf_counter() - t
 
 
+def run_child(argv: list[str], out: Path) -> tuple[float, int, int]:
+    """Run ``argv`` (stdout and stderr to ``out``): seconds, peak RSS in bytes (the
+    child's own ``ru_maxrss`` from ``wait4``) and exit status."""
+    t = time.perf_counter()
+    with open(out, "wb") as f:
+        proc = subprocess.Popen(argv, stdout=f, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return time.perf_counter() - t, usage.ru_maxrss * 1024, proc.returncode
+
+
 def upload_files(store: Store, model: str, files: dict[str, Path | bytes],
                  workers: int = 16) -> None:
     def put(item: tuple[str, Path | bytes]) -> None:
@@ -140,6 +156,7 @@ def main() -> int:
     ap.add_argument("--fanout-mib", type=int, default=64, help="size of each of 4 files in (c)")
     ap.add_argument("--small", type=int, default=10_000)
     ap.add_argument("--transfers", type=int, default=8)
+    ap.add_argument("--memory-budget", default="256M", help="fedctl --memory-budget in (d)")
     ap.add_argument("--gcs-request-mib", type=int, default=0,
                     help="GCS resumable request size (default: TransferSettings')")
     args = ap.parse_args()
@@ -163,11 +180,16 @@ def main() -> int:
                                         "endpoint": f"http://127.0.0.1:{proxy.port}"})
         conf = tmp / "rclone.conf"
         rclone_conf(cfgs, conf)
-        settings = (TransferSettings(gcs_request_size=args.gcs_request_mib << 20)
-                    if args.gcs_request_mib else TransferSettings())
+        # The CLI's defaults: settings fitted into the memory budget.
+        base = TransferSettings(transfers=args.transfers)
+        if args.gcs_request_mib:
+            base = replace(base, gcs_request_size=args.gcs_request_mib << 20)
+        settings = fit_memory(base, int(parse_rate(args.memory_budget)))
         stores = {n: open_store(c, settings) for n, c in cfgs.items()}
         origin, gcs = stores["origin"], stores["gcs-main"]
-        opts = SyncOptions(transfers=args.transfers)
+        opts = SyncOptions(transfers=settings.transfers)
+        fedctl = [sys.executable, "-m", "federation.cli.main", "artifacts", "--fleet",
+                  str(HERE / "artifacts-fleet.yaml"), "--state-dir", str(lf.state_dir)]
 
         # (a) big model S3 -> GCS
         data = tmp / "data"
@@ -204,6 +226,9 @@ def main() -> int:
         result["a_big_model_s3_to_gcs"] = {
             "load_avg_1_5_15_before_after": load_a,
             "gcs_request_size": settings.gcs_request_size,
+            "settings": {"transfers": settings.transfers,
+                         "concurrency": settings.concurrency,
+                         "chunk_size": settings.chunk_size},
             "resumable_threshold": settings.resumable_threshold,
             "bytes": total, "files": len(files),
             "fedctl_seconds": round(fed, 2), "rclone_seconds": round(rc, 2),
@@ -230,13 +255,10 @@ def main() -> int:
         _, [noop] = Syncer(opts).fanout(origin, "small", "v1", [gcs])  # as the CLI does
         fed_noop = time.perf_counter() - t
         assert noop.copied == [] and not noop.published
-        t = time.perf_counter()
-        cli = subprocess.run([sys.executable, "-m", "federation.cli.main", "artifacts",
-                              "--fleet", str(HERE / "artifacts-fleet.yaml"), "--state-dir",
-                              str(lf.state_dir), "sync", "origin:small/v1", "--to",
-                              "gcs-main", "-o", "json"], capture_output=True, text=True,
-                             check=True)
-        fed_cli = time.perf_counter() - t
+        cli_out = tmp / "cli-noop.out"
+        fed_cli, cli_rss, rc_cli = run_child(
+            [*fedctl, "sync", "origin:small/v1", "--to", "gcs-main", "-o", "json"], cli_out)
+        assert rc_cli == 0, cli_out.read_text()[-2000:]
         rc_noop = rclone(conf, "sync", "--checksum", remote(cfgs["origin"], "small/v1"),
                          remote(cfgs["gcs-main"], "rclone/small/v1"))
         rc_noop_default = rclone(conf, "sync", remote(cfgs["origin"], "small/v1"),
@@ -251,8 +273,9 @@ def main() -> int:
             "rclone_seconds_default_modtime": round(rc_noop_default, 2),
             "time_ratio_engine_over_rclone_checksum": round(fed_noop / rc_noop, 2),
             "time_ratio_cli_over_rclone_checksum": round(fed_cli / rc_noop, 2),
-            "fedctl_cli_copied": sum(1 for x in cli.stdout.splitlines()
-                                     if json.loads(x)["event"] == "file"),
+            "fedctl_cli_peak_rss_MiB": round(cli_rss / 2**20, 1),
+            "fedctl_cli_copied": sum(1 for x in cli_out.read_text().splitlines()
+                                     if x.startswith("{") and json.loads(x)["event"] == "file"),
         }
         print(json.dumps(result["b_noop_resync_small_objects"]), file=sys.stderr)
 
@@ -284,6 +307,26 @@ def main() -> int:
             "rclone_origin_copies": round(rc_read / fan_bytes, 2),
             "fedctl_seconds": round(fed_fan, 2), "rclone_seconds": round(rc_fan, 2),
         }
+        print(json.dumps(result["c_fanout_8_edges_2_regions"]), file=sys.stderr)
+
+        # (d) peak RSS of whole sync processes: S3 -> disk, then disk -> S3 (model of (a))
+        mem: dict[str, Any] = {"memory_budget": args.memory_budget, "bytes": total}
+        for label, src, dst in (("s3_to_disk", "origin", "eu-disk-1"),
+                                ("disk_to_s3", "eu-disk-1", "ap-s3-1")):
+            out = tmp / f"mem-{label}.out"
+            secs, rss, code = run_child([*fedctl, "sync", f"{src}:big/v1", "--to", dst,
+                                         "--memory-budget", args.memory_budget, "-o",
+                                         "json"], out)
+            assert code == 0, out.read_text()[-2000:]
+            rsecs, rrss, rcode = run_child(
+                [str(RCLONE), "--config", str(conf), "copy", remote(cfgs[src], "big/v1"),
+                 remote(cfgs[dst], "rclone-mem/big/v1")], tmp / f"rclone-{label}.out")
+            assert rcode == 0
+            mem[label] = {"fedctl_peak_rss_MiB": round(rss / 2**20, 1),
+                          "fedctl_seconds": round(secs, 2),
+                          "rclone_peak_rss_MiB": round(rrss / 2**20, 1),
+                          "rclone_seconds": round(rsecs, 2)}
+        result["d_peak_rss"] = mem
         for s in stores.values():
             s.close()
     finally:

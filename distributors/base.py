@@ -116,7 +116,7 @@ class StoreConfig:
 MiB = 1024 * 1024
 # What a sync holds besides transfer buffers (interpreter, SDKs, manifests, listings):
 # the part of a memory budget that is not given to buffers.
-BASELINE_MEMORY = 96 * MiB
+BASELINE_MEMORY = 64 * MiB
 # Smallest chunk a budget shrinks to (S3 parts must be at least 5 MiB; smaller requests
 # cost throughput).
 MIN_BUDGET_CHUNK = 8 * MiB

@@ -264,12 +264,14 @@ class S3Store:
 
         with self._tc_lock:
             if self._tc is None:
-                self._tc = TransferConfig(
+                tc = TransferConfig(
                     multipart_threshold=self._settings.multipart_threshold,
                     multipart_chunksize=self._settings.chunk_size,
                     max_concurrency=self._settings.concurrency,
-                    max_in_memory_upload_chunks=max(1, self._settings.concurrency),
                     use_threads=True)
+                # s3transfer's option (boto3's constructor does not take it; default 10).
+                tc.max_in_memory_upload_chunks = max(1, self._settings.concurrency)
+                self._tc = tc
         with create_transfer_manager(self._client, self._tc) as manager:
             if kind == "upload":
                 future = manager.upload(what, bucket, key, extra_args=extra)

@@ -23,8 +23,8 @@ def test_default_settings_fit_the_budget(budget_mib: int) -> None:
 
 def test_default_budget_keeps_files_in_flight_and_shrinks_chunks_first() -> None:
     fitted = fit_memory(TransferSettings(), 256 * MiB)
-    # 8 x 8 x 16 MiB = 1 GiB does not fit: chunks go to 8 MiB, then parts per file to 2.
-    assert (fitted.transfers, fitted.concurrency, fitted.chunk_size) == (8, 2, 8 * MiB)
+    # 8 x 8 x 16 MiB = 1 GiB does not fit: chunks go to 8 MiB, then parts per file to 3.
+    assert (fitted.transfers, fitted.concurrency, fitted.chunk_size) == (8, 3, 8 * MiB)
     assert fitted.connections >= fitted.transfers * fitted.concurrency
 
 
@@ -45,7 +45,7 @@ def test_tiny_budget_lowers_transfers_then_fails_clearly() -> None:
     fitted = fit_memory(TransferSettings(), BASELINE_MEMORY + 3 * MIN_BUDGET_CHUNK)
     assert (fitted.transfers, fitted.concurrency) == (3, 1)
     with pytest.raises(ValueError, match="no room"):
-        fit_memory(TransferSettings(), 100 * MiB)
+        fit_memory(TransferSettings(), BASELINE_MEMORY + MiB)
 
 
 def test_connection_pool_covers_every_part_in_flight() -> None:
