@@ -55,6 +55,15 @@ class FileEntry:
     sha256: str
     crc32c: str
 
+    @property
+    def pending(self) -> bool:
+        """A file new or changed at the source whose hashes are learnt while it is copied
+        (``sha256 == PENDING``); a manifest holding one is provisional: never published."""
+        return self.sha256 == PENDING
+
+
+PENDING = ""
+
 
 @dataclass(frozen=True, slots=True)
 class Manifest:
@@ -88,6 +97,10 @@ class Manifest:
         return self._identity
 
     @property
+    def provisional(self) -> bool:
+        return any(f.pending for f in self.files)
+
+    @property
     def total_size(self) -> int:
         return sum(f.size for f in self.files)
 
@@ -95,6 +108,9 @@ class Manifest:
         return {f.path: f for f in self.files}
 
     def to_json(self) -> bytes:
+        if self.provisional:
+            raise ManifestError(f"{self.model}/{self.version}: provisional manifest (files "
+                                "not hashed yet) cannot be written")
         doc = {
             "apiVersion": API_VERSION, "kind": "ModelManifest",
             "model": self.model, "version": self.version, "identity": self.identity,

@@ -54,6 +54,8 @@ class Plan:
 
 def plan_file(entry: FileEntry, meta: ObjectMeta | None,
               receipt: Receipt | None) -> Action:
+    if entry.pending:
+        return Action(Kind.COPY, entry.path, "new or changed at the source", entry.size)
     if meta is None:
         return Action(Kind.COPY, entry.path, "missing", entry.size)
     if meta.size != entry.size:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, Protocol, TypeVar, runtime_checkable
 
 from tenacity import (
     Retrying,
@@ -30,7 +30,7 @@ from distributors.base import ObjectMeta, ReadStream, Store
 from distributors.checksums import Digest
 from distributors.errors import ChecksumMismatch, ManifestError, ObjectNotFound, StoreError
 from distributors.manifest import FileEntry, Manifest, Receipt
-from distributors.planner import Kind, Plan, plan_destination, refresh_source
+from distributors.planner import Kind, Plan, SourceRefresh, plan_destination, refresh_source
 from distributors.progress import Events, NullEvents, RateLimiter
 from distributors.relay import FanoutPlan, StoreInfo, plan_fanout
 from distributors.resume import Journal, PartSent, ResumableStore
@@ -71,10 +71,21 @@ class StoreResult:
     bytes_resumed: int = 0  # bytes of large files an earlier attempt had already stored
     published: bool = False
     errors: list[str] = field(default_factory=list)
+    # Entries of files hashed while copied (the manifest was provisional), by path.
+    hashed: dict[str, FileEntry] = field(default_factory=dict)
+    manifest: Manifest | None = None  # the manifest published on this store
 
     @property
     def ok(self) -> bool:
         return not self.errors
+
+
+@runtime_checkable
+class UnverifiedWriter(Protocol):
+    """A store that can take an object whose checksum the caller does not know yet and
+    reports the CRC32C of what it stored (so a file is hashed while it is copied)."""
+
+    def write_unverified(self, key: str, stream: BinaryIO, size: int) -> ObjectMeta: ...
 
 
 def _retryable(exc: BaseException) -> bool:
@@ -177,6 +188,9 @@ class Syncer:
         # entry is used by at most one plan, keyed by (id(store), model, version).
         self._prefetched: dict[tuple[int, str, str], Future[_DestState]] = {}
         self._prefetch_lock = threading.Lock()
+        # Provisional source manifests: (id(store), model, version) -> (old, listing).
+        self._deferred: dict[tuple[int, str, str], tuple[Manifest | None,
+                                                          dict[str, ObjectMeta]]] = {}
 
     # ---- helpers -----------------------------------------------------------------------
     def _retry(self, fn: Callable[[], T]) -> T:
@@ -219,8 +233,13 @@ class Syncer:
         metas = self._retry(lambda: list(store.list(prefix + "/")))
         return {m.key[cut:]: m for m in metas}
 
-    def source_manifest(self, store: Store, model: str, version: str) -> Manifest:
-        """The source's manifest, rebuilt for files that changed and sealed on the source."""
+    def source_manifest(self, store: Store, model: str, version: str, *,
+                        defer: bool = False) -> Manifest:
+        """The source's manifest, rebuilt for files that changed and sealed on the source.
+
+        With ``defer``, new or changed files are not read here: the manifest returned is
+        provisional (their entries are ``pending``) and ``sync`` hashes them while it
+        copies them; ``seal`` then writes the completed manifest to the source."""
         with self._pool() as pool:
             fm = pool.submit(self.read_manifest, store, model, version)
             fr = pool.submit(self.read_receipt, store, model, version)
@@ -237,23 +256,47 @@ class Syncer:
                 if receipt is None or receipt.identity != old.identity:
                     self._write_receipt(store, old, listing, {})
                 return old
+            created = old.created if old is not None else self.opts.now()
+            if defer and refresh.rehash:
+                return self._provisional(store, model, version, old, listing, refresh,
+                                         created)
             cut = len(mf.data_prefix(model, version)) + 1
             hashed = list(pool.map(lambda meta: self._hash(store, meta.key[cut:], meta),
                                    refresh.rehash))
-        files = list(refresh.reuse) + hashed
-        created = old.created if old is not None else self.opts.now()
-        new = Manifest.build(model, version, files, created)
-        self.events.emit({"event": "sealed", "store": store.name, "model": model,
-                          "version": version, "files": len(hashed),
+        new = Manifest.build(model, version, list(refresh.reuse) + hashed, created)
+        self._seal(store, old, new, listing, len(hashed))
+        return new
+
+    def _provisional(self, store: Store, model: str, version: str, old: Manifest | None,
+                     listing: dict[str, ObjectMeta], refresh: SourceRefresh,
+                     created: str) -> Manifest:
+        cut = len(mf.data_prefix(model, version)) + 1
+        pending = [FileEntry(meta.key[cut:], meta.size, mf.PENDING, mf.PENDING)
+                   for meta in refresh.rehash]
+        m = Manifest.build(model, version, list(refresh.reuse) + pending, created)
+        with self._prefetch_lock:
+            self._deferred[(id(store), model, version)] = (old, listing)
+        return m
+
+    def seal(self, store: Store, provisional: Manifest, final: Manifest) -> None:
+        """Seal the source of a provisional manifest with the manifest its copies built."""
+        with self._prefetch_lock:
+            old, listing = self._deferred.pop((id(store), provisional.model,
+                                               provisional.version))
+        self._seal(store, old, final, listing, sum(1 for f in provisional.files if f.pending))
+
+    def _seal(self, store: Store, old: Manifest | None, new: Manifest,
+              listing: dict[str, ObjectMeta], nhashed: int) -> None:
+        self.events.emit({"event": "sealed", "store": store.name, "model": new.model,
+                          "version": new.version, "files": nhashed,
                           "identity": new.identity, "written": self.opts.seal_source
                           and not self.opts.dry_run})
         if self.opts.seal_source and not self.opts.dry_run:
             if old is not None and old.identity != new.identity:
-                store.delete(mf.manifest_key(model, version))
+                store.delete(mf.manifest_key(new.model, new.version))
             self._write_receipt(store, new, listing, {})
-            self._retry(lambda: store.write_bytes(mf.manifest_key(model, version),
+            self._retry(lambda: store.write_bytes(mf.manifest_key(new.model, new.version),
                                                   new.to_json()))
-        return new
 
     def _hash(self, store: Store, path: str, meta: ObjectMeta) -> FileEntry:
         def run() -> FileEntry:
@@ -356,8 +399,9 @@ class Syncer:
                     r.errors.append(f"{path}: {msg}")
                     self.events.emit({"event": "failed", "store": d.name, "path": path,
                                       "error": msg})
+            final = _complete(m, [r for _d, r, _p in work]) if m.provisional else m
             for d, r, p in work:
-                self._finish(d, r, m, p[0], p[1], verified[d.name])
+                self._finish(d, r, final, p[0], p[1], verified[d.name])
         return results
 
     def _unpublish(self, dest: Store, m: Manifest) -> None:
@@ -382,6 +426,7 @@ class Syncer:
                                   "action": "verified", "bytes": 0})
                 return fp
         src_key = mf.data_key(m.model, m.version, path)
+        server_side = server_side and not entry.pending  # pending files stream (hashing)
         meta = self._retry(lambda: self._transfer(source, src_key, dest, key, entry,
                                                   server_side, progress, result))
         (result.server_side if server_side else result.copied).append(path)
@@ -411,6 +456,8 @@ class Syncer:
     def _transfer(self, source: Store, src_key: str, dest: Store, key: str,
                   entry: FileEntry, server_side: bool, progress: _Progress,
                   result: StoreResult) -> ObjectMeta:
+        if entry.pending:
+            return self._hashing_copy(source, src_key, dest, key, entry, progress, result)
         if server_side:
             meta = dest.copy_from(source, src_key, key, entry.size, entry.crc32c)
             progress.add_bytes(entry.size)
@@ -435,6 +482,50 @@ class Syncer:
             raise ChecksumMismatch(dest.name, f"{key}: stored object does not match the "
                                               f"manifest after copy")
         return meta
+
+    def _hashing_copy(self, source: Store, src_key: str, dest: Store, key: str,
+                      entry: FileEntry, progress: _Progress,
+                      result: StoreResult) -> ObjectMeta:
+        """Copy a file the source manifest has no hashes for yet, hashing it on the way
+        (one read of the source). The destination's own checksum of what it stored must
+        equal the digest of what was read, and the source object must still be the one
+        listed (same size and fingerprint) afterwards: a file that changed during the
+        copy is an error, never a published entry."""
+        if not isinstance(dest, UnverifiedWriter):
+            raise StoreError(dest.name, f"{key}: cannot store a file whose checksum is not "
+                                        "known yet", hint="hash the source first")
+        reader = HashingReader(source.open_read(src_key), self.limiter, progress.add_bytes)
+        try:
+            meta = dest.write_unverified(key, reader, entry.size)  # type: ignore[arg-type]
+        finally:
+            reader.close()
+        d = reader.digest
+        stored_crc = meta.crc32c if meta.crc32c is not None else _reread(dest, key).crc32c
+        if meta.size != d.size or d.size != entry.size or stored_crc != d.crc32c:
+            dest.delete(key)
+            raise ChecksumMismatch(dest.name, f"{key}: stored {meta.size} bytes crc32c "
+                                              f"{stored_crc}, read {d.size} bytes crc32c "
+                                              f"{d.crc32c} (listed {entry.size})",
+                                   hint="the source changed during the sync; run it again")
+        now = source.stat(src_key, checksum=False)
+        listed = self._listed(source, src_key)
+        if now is None or listed is None or now.size != listed.size \
+                or now.fingerprint != listed.fingerprint:
+            dest.delete(key)
+            raise ChecksumMismatch(source.name, f"{src_key}: changed while it was copied",
+                                   hint="run the sync again when the source is stable")
+        with progress.lock:
+            result.hashed[entry.path] = FileEntry(entry.path, d.size, d.sha256, d.crc32c)
+        return meta
+
+    def _listed(self, source: Store, src_key: str) -> ObjectMeta | None:
+        """The source listing's meta for ``src_key`` recorded by a provisional manifest."""
+        with self._prefetch_lock:
+            for (sid, model, version), (_old, listing) in self._deferred.items():
+                prefix = mf.data_prefix(model, version) + "/"
+                if sid == id(source) and src_key.startswith(prefix):
+                    return listing.get(src_key[len(prefix):])
+        return None
 
     def _resumable(self, dest: Store, entry: FileEntry) -> bool:
         return (self.opts.resume and isinstance(dest, ResumableStore)
@@ -482,6 +573,11 @@ class Syncer:
             return
         skipped = _skipped(plan, listing)
         missing = [f.path for f in m.files if f.path not in verified and f.path not in skipped]
+        if m.provisional:
+            missing += [f.path for f in m.files if f.pending and f.path not in missing]
+            if not r.errors:
+                r.errors.append(f"{missing[0]}: not hashed; version not published")
+            return  # no receipt either: its entries would have no hashes
         if missing and not r.errors:
             # Never publish a version without a file the source listed.
             r.errors.append(f"{missing[0]}: not copied or verified; version not published"
@@ -502,6 +598,7 @@ class Syncer:
             self.events.emit({"event": "failed", "store": dest.name, "error": str(exc)})
             return
         r.published = True
+        r.manifest = m
         self.events.emit({"event": "published", "store": dest.name, "model": m.model,
                           "version": m.version, "identity": m.identity})
 
@@ -532,11 +629,20 @@ class Syncer:
                 with self._prefetch_lock:
                     for k in keys:
                         self._prefetched.pop(k, None)
+                    self._deferred.pop((id(origin), model, version), None)
 
     def _fanout(self, origin: Store, model: str, version: str, targets: Sequence[Store],
                 plan: FanoutPlan, by_name: dict[str, Store],
                 ) -> tuple[FanoutPlan, list[StoreResult]]:
-        m = self.source_manifest(origin, model, version)
+        first = plan.stages[0] if plan.stages else ()
+        # Files new or changed at the origin are hashed while the first stage copies
+        # them (one read per copy, streamed even where a server-side copy was possible)
+        # when every first hop goes into a store that reports the checksum of what it
+        # stored (``UnverifiedWriter``); else they are hashed first.
+        defer = bool(first) and not self.opts.dry_run and all(
+            h.source == origin.name and h.dest != origin.name
+            and isinstance(by_name[h.dest], UnverifiedWriter) for h in first)
+        m = self.source_manifest(origin, model, version, defer=defer)
         self.events.emit({"event": "fanout", "relays": dict(plan.relays),
                           "stages": [[{"from": h.source, "to": h.dest,
                                        "server_side": h.server_side} for h in st]
@@ -561,9 +667,29 @@ class Syncer:
                         if not r.ok or (not r.published and r.plan is not None
                                         and r.plan.publish and not self.opts.dry_run):
                             failed.add(r.store)
+            if m.provisional:
+                m = self._sealed_after_copy(origin, m, [results[h.dest] for h in stage
+                                                         if h.dest in results],
+                                            more=stage is not plan.stages[-1])
             if self.opts.dry_run:
                 break
         return plan, [results[t.name] for t in targets if t.name in results]
+
+    def _sealed_after_copy(self, origin: Store, provisional: Manifest,
+                           results: Sequence[StoreResult], *, more: bool) -> Manifest:
+        """The manifest the first stage published, sealed on the origin. When no store
+        published it, nothing is sealed; if ``more`` stages follow, the origin's files
+        are then hashed the usual way (a later stage's relays failed anyway, but hops
+        straight from the origin need a manifest)."""
+        final = next((r.manifest for r in results if r.manifest is not None), None)
+        if final is None:
+            with self._prefetch_lock:
+                self._deferred.pop((id(origin), provisional.model, provisional.version), None)
+            if not more:
+                return provisional
+            return self.source_manifest(origin, provisional.model, provisional.version)
+        self.seal(origin, provisional, final)
+        return final
 
     # ---- retention ---------------------------------------------------------------------
     def versions(self, store: Store, model: str) -> list[Manifest]:
@@ -601,6 +727,38 @@ class Syncer:
         with self._pool() as pool:
             list(pool.map(lambda meta: self._retry(lambda: store.delete(meta.key)), metas))
         self._retry(lambda: store.delete(mf.receipt_key(model, version)))
+
+
+def _reread(store: Store, key: str) -> Digest:
+    d = Digest()
+    s = store.open_read(key)
+    try:
+        while buf := s.read(_BUF):
+            d.update(buf)
+    finally:
+        s.close()
+    return d
+
+
+def _complete(m: Manifest, results: Sequence[StoreResult]) -> Manifest:
+    """The manifest of a provisional ``m`` from the entries its copies hashed. Copies of
+    one file to several stores must agree (each read the source once); a file whose
+    copies disagree is an error on every store that holds one. While a pending file has
+    no entry (all its copies failed), ``m`` stays provisional and nothing publishes."""
+    resolved: dict[str, FileEntry] = {}
+    for f in m.files:
+        if not f.pending:
+            continue
+        seen = {r.hashed[f.path] for r in results if f.path in r.hashed}
+        if len(seen) > 1:
+            for r in results:
+                if f.path in r.hashed:
+                    r.errors.append(f"{f.path}: the source changed during the sync (copies "
+                                    "differ); run it again")
+        elif seen:
+            resolved[f.path] = seen.pop()
+    files = [resolved.get(f.path, f) for f in m.files]
+    return Manifest.build(m.model, m.version, files, m.created)
 
 
 def _skipped(plan: Plan, listing: dict[str, ObjectMeta]) -> dict[str, ObjectMeta]:
