@@ -6,9 +6,10 @@ For each cluster of a fleet file the hub gets:
 * a ``MemberCluster`` object (endpoint, secretRef, provider, region, zone, edge, taints,
   pricing, object stores);
 * for each store the fleet file gives no endpoint that the running local fleet
-  (``fedctl dev up``) serves: its endpoint (or root, for file stores) in the MemberCluster's
-  ``objectStores[]`` entry, and its credentials in a Secret ``fedctl-store-<store>`` in
-  ``fedctl-system`` (keys ``accessKey``, ``secretKey``) that the entry's ``secretRef`` names.
+  (``fedctl dev up``) serves (the caller passes them in): its endpoint (or root, for file
+  stores) in the MemberCluster's ``objectStores[]`` entry, and its credentials in a Secret
+  ``fedctl-store-<store>`` in ``fedctl-system`` (keys ``accessKey``, ``secretKey``) that the
+  entry's ``secretRef`` names.
 The fedctl CRDs are installed first, generated from the policy models.
 """
 
@@ -26,7 +27,7 @@ from kubernetes_asyncio.client.exceptions import ApiException
 
 from federation.clusters.client import DEFAULT_TIMEOUT
 from federation.clusters.crds import ensure_crds
-from federation.errors import FleetError, InputError
+from federation.errors import InputError
 from federation.fleet import ClusterSpec, Fleet, ObjectStoreSpec
 from federation.model.labels import FIELD_MANAGER, MANAGED_BY, MANAGED_BY_LABEL
 from policies.crdgen import crd
@@ -124,22 +125,6 @@ def store_secret_name(store: str) -> str:
     return f"fedctl-store-{store}"
 
 
-def local_stores(fleet: Fleet, dev_state_dir: Path | None) -> dict[str, LocalStore]:
-    """The running local fleet's stores, by name, when some store of the fleet file has no
-    endpoint (nor, for a file store, a root) and a dev fleet state exists; else none."""
-    if dev_state_dir is None or not any(
-            s.endpoint is None and not (s.provider == "file" and s.root)
-            for s in fleet.object_stores):
-        return {}
-    from federation.dev.localfleet import LocalFleet
-
-    try:
-        state = LocalFleet(dev_state_dir).load()
-    except FleetError:  # no local fleet runs: the stores are written as the file has them
-        return {}
-    return {s.endpoint.name: s.endpoint for s in state.stores}
-
-
 def store_ref(s: ObjectStoreSpec, local: LocalStore | None) -> dict[str, Any]:
     """The MemberCluster ``objectStores[]`` entry of a fleet-file store; ``local``: the
     running local fleet's store of that name, whose endpoint, root and credentials (the
@@ -204,8 +189,13 @@ async def install_crds(hub: k8s.ApiClient) -> None:
     await ensure_crds(hub, [crd(info) for info in KINDS])
 
 
-async def join(hub: k8s.ApiClient, fleet: Fleet, dev_state_dir: Path | None) -> list[JoinResult]:
-    """Install CRDs, then store each member's credentials and MemberCluster on the hub."""
+async def join(hub: k8s.ApiClient, fleet: Fleet, dev_state_dir: Path | None,
+               local: Mapping[str, LocalStore] | None = None) -> list[JoinResult]:
+    """Install CRDs, then store each member's credentials and MemberCluster on the hub.
+
+    ``local``: the running dev fleet's stores by name (the caller reads them: product code
+    never imports ``federation.dev``); they fill in the stores the fleet file gives no
+    endpoint, and their credentials become ``fedctl-store-<store>`` Secrets."""
     configs = {c.name: member_kubeconfig(c, dev_state_dir) for c in fleet.clusters}
     await install_crds(hub)
     core = k8s.CoreV1Api(hub)
@@ -216,7 +206,7 @@ async def join(hub: k8s.ApiClient, fleet: Fleet, dev_state_dir: Path | None) -> 
         if exc.status != 409:
             raise
     custom = k8s.CustomObjectsApi(hub)
-    local = local_stores(fleet, dev_state_dir)
+    local = local or {}
     for name, data in store_secrets(fleet, local).items():
         await _apply_secret(core, name, data)
     out = []

@@ -6,12 +6,15 @@ import base64
 import json
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import yaml
 from kubernetes_asyncio import client as k8s
 
+from federation.clusters.join import join
 from federation.dev.localfleet import LocalFleet
+from federation.fleet import load_fleet_file
 
 from .conftest import FLEET_FILE
 
@@ -54,3 +57,31 @@ async def test_join_registers_members_and_list_probes_them(
     table = fedctl(local_fleet, "list")
     assert table.stdout.splitlines()[0].split()[:5] == ["NAME", "PROVIDER", "REGION", "EDGE",
                                                         "READY"]
+
+
+async def test_join_writes_local_store_endpoints_and_credentials(
+        local_fleet: LocalFleet, member_api: dict[str, Any]) -> None:
+    hub = member_api["hub"]
+    local = {s.endpoint.name: s.endpoint for s in local_fleet.load().stores}
+    await join(hub, load_fleet_file(str(FLEET_FILE)), local_fleet.state_dir, local)
+    custom = k8s.CustomObjectsApi(hub)
+
+    async def store(member: str) -> dict[str, Any]:
+        mc = await custom.get_cluster_custom_object("fedctl.dev", "v1alpha1",
+                                                    "memberclusters", member)
+        first: dict[str, Any] = mc["spec"]["objectStores"][0]
+        return first
+
+    s3 = await store("member2")
+    assert s3["name"] == "s3-a" and s3["endpoint"] == local["s3-a"].endpoint
+    assert s3["secretRef"] == {"name": "fedctl-store-s3-a", "namespace": "fedctl-system"}
+    assert s3["pathStyle"] is True and s3["checksumMode"] == "when_supported"
+    creds = await k8s.CoreV1Api(hub).read_namespaced_secret("fedctl-store-s3-a",
+                                                            "fedctl-system")
+    assert set(creds.data) == {"accessKey", "secretKey"}
+    assert base64.b64decode(creds.data["accessKey"]).decode() == local["s3-a"].access_key
+    gcs = await store("member3")  # fake-gcs-server: an endpoint, no credentials
+    assert gcs["endpoint"] == local["gcs-a"].endpoint and "secretRef" not in gcs
+    disk = await store("member1")
+    assert disk["name"] == "disk-a"
+    assert disk["root"] == str(Path(str(local["disk-a"].root)).resolve())

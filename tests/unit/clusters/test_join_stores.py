@@ -4,12 +4,10 @@ stores (pure parts)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import yaml
 
 from federation.clusters.join import (
-    local_stores,
     member_cluster_manifest,
     store_secret_name,
     store_secrets,
@@ -80,9 +78,3 @@ def test_store_secrets_only_for_local_stores_with_credentials() -> None:
     assert store_secrets(fleet, LOCAL) == {
         "fedctl-store-s3-a": {"accessKey": "ak", "secretKey": "sk"}}
     assert store_secrets(fleet, {}) == {}
-
-
-def test_local_stores_without_a_running_fleet_is_empty(tmp_path: Path) -> None:
-    fleet = parse_fleet(FLEET)
-    assert local_stores(fleet, None) == {}
-    assert local_stores(fleet, tmp_path) == {}  # no state file: nothing is running there
