@@ -20,6 +20,11 @@ from federation.staging.types import (
     VariantMatch,
     VariantRule,
 )
+from policies.models import staged_name
+
+__all__ = ["ClusterFacts", "PlanProblem", "StageTarget", "cached_uris", "choose_store",
+           "choose_variant", "localize_uri", "mirror_uri", "plan_targets", "serving_uri",
+           "staged_name", "uris_by_cluster", "variant_matches", "variant_rule"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,12 +60,6 @@ class PlanProblem:
     cluster: str
     reason: str  # NoObjectStore | StoreNotFound
     message: str
-
-
-def staged_name(model: str, variant: str) -> str:
-    """The model name in a cluster store: ``model`` for the default variant, else
-    ``model--variant``."""
-    return model if variant == DEFAULT_VARIANT else f"{model}--{variant}"
 
 
 def variant_matches(match: VariantMatch, cluster: ClusterFacts) -> bool:

@@ -1,17 +1,17 @@
 """What staging needs of a ModelSubscription, as frozen dataclasses.
 
-The hub converts its ``policies`` ModelSubscription spec into these (a field-by-field copy);
-staging then depends on nothing but these types, ``policies.models.LabelSelector`` and the
-distributors' ``StoreConfig``.
+``plan_input(spec)`` converts a ``policies`` ModelSubscriptionSpec into these (a
+field-by-field copy; the names are the same); planning and the worker read only these.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from policies import models as pm
 from policies.models import LabelSelector
 
-DEFAULT_VARIANT = "default"
+DEFAULT_VARIANT = pm.DEFAULT_VARIANT
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,3 +51,18 @@ class SubscriptionPlanInput:
     keep: int = 3  # retention: versions kept per cluster store
     per_source: int = 4
     per_region: int = 2
+
+
+def plan_input(spec: pm.ModelSubscriptionSpec) -> SubscriptionPlanInput:
+    """The staging view of a ModelSubscription spec."""
+    return SubscriptionPlanInput(
+        model=spec.model, store=spec.store,
+        variants=tuple(VariantRule(
+            name=v.name,
+            match=VariantMatch(labels=v.match.labels, gpu_products=v.match.gpu_products,
+                               edge=v.match.edge, cpu_only=v.match.cpu_only),
+            sub_path=v.sub_path.strip("/"),
+            build=None if v.build is None else VariantBuild(v.build.converter, v.build.input))
+            for v in spec.variants),
+        keep=spec.retention.keep, per_source=spec.concurrency.per_source,
+        per_region=spec.concurrency.per_region)

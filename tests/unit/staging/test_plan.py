@@ -143,3 +143,23 @@ def test_every_cluster_is_a_target_or_a_problem(
                                               if c.name == t.cluster).stores[0].name)
         facts = next(c for c in clusters if c.name == t.cluster)
         assert t.variant == choose_variant(VARIANTS, facts).name
+
+
+def test_plan_input_from_the_shipped_example() -> None:
+    from pathlib import Path
+
+    import policies
+    from federation.staging.types import plan_input
+    from policies.models import ModelSubscription
+    from policies.parse import load_policy_file
+
+    path = Path(policies.__file__).parent / "examples" / "model-subscription.yaml"
+    [sub] = [o for o in load_policy_file(path) if isinstance(o, ModelSubscription)]
+    spec = plan_input(sub.spec)
+    assert spec.model == "fraud-detector" and spec.keep == 3
+    assert (spec.per_source, spec.per_region) == (4, 2)
+    assert [v.name for v in spec.variants] == ["int8", "default"]
+    assert spec.variants[0].build == VariantBuild("onnx-int8", "model.onnx")
+    targets, _ = plan_targets(spec, [cluster("edge", edge=True), cluster("dc")], "2")
+    assert [(t.cluster, t.staged_model) for t in targets] == [
+        ("edge", "fraud-detector--int8"), ("dc", "fraud-detector")]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -13,7 +13,7 @@ import pytest
 
 from distributors import manifest as mf
 from distributors.base import ObjectMeta, ReadStream, Store, StoreConfig
-from distributors.errors import ObjectNotFound, StoreError
+from distributors.errors import ObjectNotFound, StoreError, StoreUnreachable
 from distributors.localfs import FileStore
 from distributors.sync import Syncer, SyncOptions
 from federation.staging.plan import ClusterFacts, StageTarget, plan_targets
@@ -77,6 +77,28 @@ class FaultyStore(FileStore):
         return super().copy_from(source, src_key, key, size, crc32c)
 
 
+class DownStore(FileStore):
+    """A cluster store whose endpoint does not answer until ``up`` is set."""
+
+    up = False
+
+    def _check(self) -> None:
+        if not self.up:
+            raise StoreUnreachable(self.name, "connection refused")
+
+    def list(self, prefix: str) -> Iterator[ObjectMeta]:
+        self._check()
+        return super().list(prefix)
+
+    def stat(self, key: str, *, checksum: bool = True) -> ObjectMeta | None:
+        self._check()
+        return super().stat(key, checksum=checksum)
+
+    def read_bytes(self, key: str) -> bytes:
+        self._check()
+        return super().read_bytes(key)
+
+
 class Fleet:
     def __init__(self, tmp: Path, extra_files: dict[str, bytes] | None = None) -> None:
         self.tmp = tmp
@@ -101,10 +123,11 @@ class Fleet:
     def open(self, cfg: StoreConfig) -> Store:
         return self.overrides.get(cfg.name) or FileStore(cfg)
 
-    def worker(self, **kw: object) -> StagingWorker:
+    def worker(self, retries: int = 5, **kw: object) -> StagingWorker:
+        opts = SyncOptions(resume_dir=self.tmp / "journal", retries=retries,
+                           retry_wait_max=0.01)
         return StagingWorker(scratch_dir=self.tmp / "scratch", open_store=self.open,
-                             syncer_options=SyncOptions(resume_dir=self.tmp / "journal"),
-                             **kw)  # type: ignore[arg-type]
+                             syncer_options=opts, **kw)  # type: ignore[arg-type]
 
     def targets(self, version: str = "1", variants: tuple[VariantRule, ...] = ()
                 ) -> tuple[StageTarget, ...]:
@@ -174,6 +197,23 @@ def test_rerun_after_a_failure_copies_only_what_is_missing(tmp_path: Path) -> No
     assert all(p.state is State.VERIFIED for p in final.values())
     assert fleet.held("us-2") == fleet.held("eu-1")
     assert sum(fleet.origin.reads.values()) == 0  # the relays already had everything
+
+
+def test_unreachable_store_fails_then_finishes_on_a_later_run(tmp_path: Path) -> None:
+    fleet = Fleet(tmp_path)
+    us2 = next(c for c in fleet.clusters if c.name == "us-2")
+    down = DownStore(us2.stores[0])
+    fleet.overrides[us2.stores[0].name] = down
+    _, final = fleet.stage(fleet.worker(retries=2))
+    assert final["us-2"].state is State.FAILED
+    assert final["us-2"].reason == "StoreUnreachable"
+    assert "connection refused" in final["us-2"].message
+    assert final["us-1"].state is State.VERIFIED
+    down.up = True
+    fleet.origin.reads.clear()
+    _, final = fleet.stage(fleet.worker())
+    assert final["us-2"].state is State.VERIFIED
+    assert sum(fleet.origin.reads.values()) == 0
 
 
 def test_a_file_missing_from_the_source_fails_with_its_path(tmp_path: Path) -> None:
