@@ -30,7 +30,7 @@ from distributors.base import ObjectMeta, ReadStream, Store
 from distributors.checksums import Digest
 from distributors.errors import ChecksumMismatch, ManifestError, ObjectNotFound, StoreError
 from distributors.manifest import FileEntry, Manifest, Receipt
-from distributors.planner import Kind, Plan, SourceRefresh, plan_destination, refresh_source
+from distributors.planner import Kind, Plan, plan_destination, refresh_source
 from distributors.progress import Events, NullEvents, RateLimiter
 from distributors.relay import FanoutPlan, StoreInfo, plan_fanout
 from distributors.resume import Journal, PartSent, ResumableStore
@@ -234,12 +234,13 @@ class Syncer:
         return {m.key[cut:]: m for m in metas}
 
     def source_manifest(self, store: Store, model: str, version: str, *,
-                        defer: bool = False) -> Manifest:
+                        defer: bool | Callable[[ObjectMeta], bool] = False) -> Manifest:
         """The source's manifest, rebuilt for files that changed and sealed on the source.
 
-        With ``defer``, new or changed files are not read here: the manifest returned is
-        provisional (their entries are ``pending``) and ``sync`` hashes them while it
-        copies them; ``seal`` then writes the completed manifest to the source."""
+        With ``defer`` (True, or true for a listed object), new or changed files are not
+        read here: the manifest returned is provisional (their entries are ``pending``)
+        and ``sync`` hashes them while it copies them; ``seal`` then writes the completed
+        manifest to the source."""
         with self._pool() as pool:
             fm = pool.submit(self.read_manifest, store, model, version)
             fr = pool.submit(self.read_receipt, store, model, version)
@@ -257,23 +258,26 @@ class Syncer:
                     self._write_receipt(store, old, listing, {})
                 return old
             created = old.created if old is not None else self.opts.now()
-            if defer and refresh.rehash:
-                return self._provisional(store, model, version, old, listing, refresh,
-                                         created)
             cut = len(mf.data_prefix(model, version)) + 1
-            hashed = list(pool.map(lambda meta: self._hash(store, meta.key[cut:], meta),
-                                   refresh.rehash))
+            later = [x for x in refresh.rehash
+                     if defer is True or (callable(defer) and defer(x))]
+            deferred = {x.key for x in later}
+            now = [x for x in refresh.rehash if x.key not in deferred]
+            hashed = list(pool.map(lambda meta: self._hash(store, meta.key[cut:], meta), now))
+            if later:
+                return self._provisional(store, model, version, old, listing,
+                                         list(refresh.reuse) + hashed, later, created)
         new = Manifest.build(model, version, list(refresh.reuse) + hashed, created)
         self._seal(store, old, new, listing, len(hashed))
         return new
 
     def _provisional(self, store: Store, model: str, version: str, old: Manifest | None,
-                     listing: dict[str, ObjectMeta], refresh: SourceRefresh,
-                     created: str) -> Manifest:
+                     listing: dict[str, ObjectMeta], known: list[FileEntry],
+                     later: list[ObjectMeta], created: str) -> Manifest:
         cut = len(mf.data_prefix(model, version)) + 1
         pending = [FileEntry(meta.key[cut:], meta.size, mf.PENDING, mf.PENDING)
-                   for meta in refresh.rehash]
-        m = Manifest.build(model, version, list(refresh.reuse) + pending, created)
+                   for meta in later]
+        m = Manifest.build(model, version, known + pending, created)
         with self._prefetch_lock:
             self._deferred[(id(store), model, version)] = (old, listing)
         return m
@@ -528,8 +532,11 @@ class Syncer:
         return None
 
     def _resumable(self, dest: Store, entry: FileEntry) -> bool:
+        return self._resumable_size(dest, entry.size)
+
+    def _resumable_size(self, dest: Store, size: int) -> bool:
         return (self.opts.resume and isinstance(dest, ResumableStore)
-                and dest.resumable_part_size(entry.size) is not None)
+                and dest.resumable_part_size(size) is not None)
 
     def _resume_upload(self, source: Store, src_key: str, dest: Store, key: str,
                        entry: FileEntry, progress: _Progress,
@@ -639,9 +646,16 @@ class Syncer:
         # them (one read per copy, streamed even where a server-side copy was possible)
         # when every first hop goes into a store that reports the checksum of what it
         # stored (``UnverifiedWriter``); else they are hashed first.
-        defer = bool(first) and not self.opts.dry_run and all(
+        # Files that go through a resumable (journaled) upload are hashed first: the
+        # session is keyed and verified by their hashes.
+        stream_all = bool(first) and not self.opts.dry_run and all(
             h.source == origin.name and h.dest != origin.name
             and isinstance(by_name[h.dest], UnverifiedWriter) for h in first)
+        dests = [by_name[h.dest] for h in first]
+
+        def defer(meta: ObjectMeta) -> bool:
+            return stream_all and not any(self._resumable_size(d, meta.size) for d in dests)
+
         m = self.source_manifest(origin, model, version, defer=defer)
         self.events.emit({"event": "fanout", "relays": dict(plan.relays),
                           "stages": [[{"from": h.source, "to": h.dest,
