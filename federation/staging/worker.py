@@ -36,6 +36,7 @@ from distributors.checksums import Digest
 from distributors.errors import ManifestError, StoreError, StoreUnreachable
 from distributors.store import open_store
 from distributors.sync import StoreResult, Syncer, SyncOptions
+from federation.errors import FedctlError
 from federation.staging.converters import BuildFailed, Converter, default_converters
 from federation.staging.plan import StageTarget, staged_name, variant_rule
 from federation.staging.source import (
@@ -236,6 +237,10 @@ class StagingWorker:
                     board.update([t.cluster for t in vts], state=State.FAILED,
                                  reason=f.reason, message=f.message)
                     continue
+                except FedctlError as exc:  # e.g. a subPath or input that escapes the version
+                    board.update([t.cluster for t in vts], state=State.FAILED,
+                                 reason="SourceError", message=f"variant {name}: {exc}")
+                    continue
                 jobs += self._region_jobs(origin, source.store.name, vts, stores, board,
                                           cancel)
             if jobs:
@@ -363,6 +368,11 @@ class StagingWorker:
                                                                      dests)
             except (StoreError, ManifestError) as exc:
                 board.update(every, state=State.FAILED, **_reason(exc, "SourceError"))
+                return
+            except Exception as exc:  # never leave clusters Copying: report and go on
+                log.exception("staging %s/%s into region %s failed", staged, version, region)
+                board.update(every, state=State.FAILED, reason="CopyFailed",
+                             message=f"{type(exc).__name__}: {exc}")
                 return
         by_store = {r.store: r for r in results}
         for name, cs in clusters_of.items():

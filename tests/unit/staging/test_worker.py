@@ -40,6 +40,7 @@ class OriginStore(FileStore):
         super().__init__(cfg)
         self.reads: Counter[str] = Counter()
         self.gone: set[str] = set()
+        self.on_read: Callable[[str], None] = lambda key: None
 
     @property
     def copy_domain(self) -> str | None:
@@ -53,6 +54,7 @@ class OriginStore(FileStore):
             raise ObjectNotFound(self.name, f"{key}: no such object")
         if not key.startswith(".fedctl"):
             self.reads[key] += 1
+            self.on_read(key)
         return super().open_read(key, start, end)
 
 
@@ -238,6 +240,21 @@ def test_unreadable_source_fails_every_cluster(tmp_path: Path) -> None:
     assert "no model version fraud/1" in res.clusters["eu-1"].message
 
 
+@pytest.mark.parametrize(("sub_path", "message"), [
+    ("nope", "no model version fraud--cpu/1"),
+    ("../x", "escapes its prefix"),
+])
+def test_bad_sub_path_fails_that_variant(tmp_path: Path, sub_path: str,
+                                         message: str) -> None:
+    fleet = Fleet(tmp_path)
+    variants = (VariantRule("cpu", VariantMatch(cpu_only=True), sub_path=sub_path),)
+    _, final = fleet.stage(fleet.worker(), variants=variants)
+    for c in ("eu-2", "us-2", "ap-1"):
+        assert final[c].state is State.FAILED and final[c].reason == "SourceError"
+        assert message in final[c].message
+    assert final["eu-1"].state is State.VERIFIED
+
+
 def test_cancelled_before_copying(tmp_path: Path) -> None:
     fleet = Fleet(tmp_path)
     cancel = threading.Event()
@@ -245,6 +262,21 @@ def test_cancelled_before_copying(tmp_path: Path) -> None:
     _, final = fleet.stage(fleet.worker(), cancel=cancel)
     assert {p.reason for p in final.values()} == {"Cancelled"}
     assert all(fleet.held(c.name) is None for c in fleet.clusters)
+
+
+def test_cancelled_mid_copy_publishes_nothing(tmp_path: Path) -> None:
+    fleet = Fleet(tmp_path)
+    seal(fleet)
+    cancel = threading.Event()
+    fleet.origin.on_read = lambda key: cancel.set()
+    worker = StagingWorker(scratch_dir=tmp_path / "s", open_store=fleet.open,
+                           per_source=1, syncer_options=SyncOptions(
+                               transfers=1, resume_dir=tmp_path / "j"))
+    _, final = fleet.stage(worker, cancel=cancel)
+    assert {p.state for p in final.values()} == {State.FAILED}
+    assert {p.reason for p in final.values()} == {"Cancelled"}
+    assert all(fleet.held(c.name) is None for c in fleet.clusters)
+    assert sum(fleet.origin.reads.values()) == 1  # the read in flight; no other started
 
 
 def test_retention_keeps_newest_and_versions_in_use(tmp_path: Path) -> None:
