@@ -8,12 +8,18 @@ computes the full-object CRC32C of the copy) up to 5 GiB, s3transfer's multipart
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import marshal
+import os
 import threading
 from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any, BinaryIO, NoReturn
 
+import botocore
+import botocore.loaders
 import botocore.session
 import botocore.utils
 from botocore.config import Config
@@ -77,6 +83,46 @@ def _parse_timestamp(value: Any) -> datetime:
     return result
 
 
+def _plain(data: Any) -> Any:
+    """JSON data with botocore's OrderedDicts as plain (insertion-ordered) dicts."""
+    if isinstance(data, dict):
+        return {k: _plain(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_plain(v) for v in data]
+    return data
+
+
+class _MarshalCachedFiles(botocore.loaders.JSONFileLoader):  # type: ignore[misc]
+    """botocore's JSON data files (the S3 service model, endpoint rules, partitions) kept
+    as ``marshal`` files under ``$XDG_CACHE_HOME/fedctl/botocore``: parsing the JSON is
+    most of an S3 client's construction (~50 ms of every ``fedctl artifacts`` command).
+    Keyed by botocore's version and the file path; any unreadable entry is re-parsed."""
+
+    def __init__(self, root: Path) -> None:
+        self._root = root
+
+    def load_file(self, file_path: str) -> Any:
+        key = hashlib.sha256(f"{botocore.__version__}\0{file_path}".encode()).hexdigest()
+        cached = self._root / f"{key[:32]}.marshal"
+        try:
+            return marshal.loads(cached.read_bytes())
+        except (OSError, ValueError, EOFError, TypeError):
+            pass
+        data = super().load_file(file_path)
+        if data is not None:
+            with contextlib.suppress(OSError, ValueError):
+                self._root.mkdir(parents=True, exist_ok=True)
+                tmp = cached.with_name(f".{cached.name}.{os.getpid()}.tmp")
+                tmp.write_bytes(marshal.dumps(_plain(data)))
+                os.replace(tmp, cached)
+        return data
+
+
+def _cache_root() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "fedctl" / "botocore"
+
+
 def _session() -> Any:
     """One botocore session per process: it caches the service models (0.2 s per load).
 
@@ -87,6 +133,7 @@ def _session() -> Any:
     with _SESSION_LOCK:
         if _SESSION is None:
             core = botocore.session.get_session()
+            core.get_component("data_loader").file_loader = _MarshalCachedFiles(_cache_root())
             core.get_component("response_parser_factory").set_parser_defaults(
                 timestamp_parser=_parse_timestamp)
             _SESSION = core

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from distributors.base import (
@@ -51,3 +53,42 @@ def test_tiny_budget_lowers_transfers_then_fails_clearly() -> None:
 def test_connection_pool_covers_every_part_in_flight() -> None:
     s = TransferSettings(transfers=8, concurrency=8, parallel_syncs=2)
     assert s.connections >= 2 * 8 * 8
+
+
+def test_store_clients_get_pools_of_the_real_concurrency() -> None:
+    from distributors.base import StoreConfig
+    from distributors.store import open_store
+
+    settings = TransferSettings(transfers=8, concurrency=8)
+    gcs = open_store(StoreConfig("g", "gcs", bucket="b", endpoint="http://127.0.0.1:9"),
+                     settings)
+    s3 = open_store(StoreConfig("s", "s3", bucket="b", endpoint="http://127.0.0.1:9",
+                                access_key="a", secret_key="b"), settings)
+    try:
+        adapter = gcs._client._http.adapters["http://"]  # type: ignore[attr-defined]
+        assert adapter._pool_maxsize == settings.connections >= 64
+        assert s3._client.meta.config.max_pool_connections == settings.connections  # type: ignore[attr-defined]
+    finally:
+        gcs.close()
+        s3.close()
+
+
+def test_botocore_data_cache_returns_the_parsed_json_and_survives_corruption(
+        tmp_path: Path) -> None:
+    import json
+
+    from distributors.s3 import _MarshalCachedFiles
+
+    src = tmp_path / "model"
+    doc = {"b": [1, {"c": None, "a": "x"}], "a": 2.5}
+    src.with_suffix(".json").write_text(json.dumps(doc))
+    cache = tmp_path / "cache"
+    loader = _MarshalCachedFiles(cache)
+    assert loader.load_file(str(src)) == doc
+    [entry] = list(cache.iterdir())
+    src.with_suffix(".json").write_text("{}")  # the cache answers now
+    assert loader.load_file(str(src)) == doc
+    assert list(loader.load_file(str(src))) == ["b", "a"]  # key order kept
+    entry.write_bytes(b"\x00garbage")
+    assert loader.load_file(str(src)) == {}  # unreadable: parsed again
+    assert loader.load_file(str(tmp_path / "missing")) is None
