@@ -143,11 +143,18 @@ class Receipt:
 
     identity: str
     files: Mapping[str, tuple[str, str]]
+    # Source stores only: entries of files hashed while copied by a sync that could not
+    # complete the manifest (path -> entry; ``files`` holds their fingerprints), so the
+    # next run reuses them instead of copying those files again.
+    hashed: Mapping[str, FileEntry] = field(default_factory=dict)
 
     def to_json(self) -> bytes:
-        return json.dumps({"identity": self.identity,
-                           "files": {p: list(v) for p, v in sorted(self.files.items())}},
-                          separators=(",", ":")).encode()
+        doc: dict[str, Any] = {"identity": self.identity,
+                               "files": {p: list(v) for p, v in sorted(self.files.items())}}
+        if self.hashed:
+            doc["hashed"] = {p: [e.size, e.sha256, e.crc32c]
+                             for p, e in sorted(self.hashed.items())}
+        return json.dumps(doc, separators=(",", ":")).encode()
 
     @staticmethod
     def from_json(data: bytes) -> Receipt | None:
@@ -156,6 +163,8 @@ class Receipt:
             doc: Any = json.loads(data)
             return Receipt(identity=str(doc["identity"]),
                            files={str(p): (str(v[0]), str(v[1]))
-                                  for p, v in doc["files"].items()})
+                                  for p, v in doc["files"].items()},
+                           hashed={str(p): FileEntry(str(p), int(v[0]), str(v[1]), str(v[2]))
+                                   for p, v in doc.get("hashed", {}).items()})
         except (ValueError, KeyError, TypeError, IndexError):
             return None

@@ -108,15 +108,17 @@ def refresh_source(manifest: Manifest | None, receipt: Receipt | None,
                    listing: Mapping[str, ObjectMeta]) -> SourceRefresh:
     """Reuse a source manifest's entries whose objects are provably unchanged.
 
-    An entry is reused when the object still has the size it had, and either the store's
-    CRC32C equals the entry's or the receipt's fingerprint equals the store's.
+    An entry (of the manifest, else one the receipt kept from an incomplete sync that
+    hashed it while copying) is reused when the object still has the size it had, and
+    either the store's CRC32C equals the entry's or the receipt's fingerprint equals the
+    store's.
     """
     old = manifest.by_path() if manifest else {}
     reuse: list[FileEntry] = []
     rehash: list[ObjectMeta] = []
     for path in sorted(listing):
         meta = listing[path]
-        entry = old.get(path)
+        entry = old.get(path) or (receipt.hashed.get(path) if receipt is not None else None)
         ok = entry is not None and entry.size == meta.size and (
             (meta.crc32c is not None and meta.crc32c == entry.crc32c)
             or (receipt is not None

@@ -698,7 +698,17 @@ class Syncer:
         final = next((r.manifest for r in results if r.manifest is not None), None)
         if final is None:
             with self._prefetch_lock:
-                self._deferred.pop((id(origin), provisional.model, provisional.version), None)
+                _old, listing = self._deferred.pop(
+                    (id(origin), provisional.model, provisional.version), (None, {}))
+            resolved, _differ = _agreed(provisional, results)
+            if resolved and self.opts.seal_source:
+                # Remember what the copies hashed, so a re-run does not copy those again.
+                self._retry(lambda: origin.write_bytes(
+                    mf.receipt_key(provisional.model, provisional.version),
+                    Receipt(identity="", hashed=resolved, files={
+                        e.path: (e.sha256, listing[e.path].fingerprint)
+                        for e in [*provisional.files, *resolved.values()]
+                        if not e.pending and e.path in listing}).to_json()))
             if not more:
                 return provisional
             return self.source_manifest(origin, provisional.model, provisional.version)
@@ -754,23 +764,33 @@ def _reread(store: Store, key: str) -> Digest:
     return d
 
 
-def _complete(m: Manifest, results: Sequence[StoreResult]) -> Manifest:
-    """The manifest of a provisional ``m`` from the entries its copies hashed. Copies of
-    one file to several stores must agree (each read the source once); a file whose
-    copies disagree is an error on every store that holds one. While a pending file has
-    no entry (all its copies failed), ``m`` stays provisional and nothing publishes."""
+def _agreed(m: Manifest, results: Sequence[StoreResult]) -> tuple[dict[str, FileEntry],
+                                                                   set[str]]:
+    """Entries hashed for the pending files of ``m`` on which every copy agrees, and the
+    paths whose copies differ."""
     resolved: dict[str, FileEntry] = {}
+    differ: set[str] = set()
     for f in m.files:
         if not f.pending:
             continue
         seen = {r.hashed[f.path] for r in results if f.path in r.hashed}
         if len(seen) > 1:
-            for r in results:
-                if f.path in r.hashed:
-                    r.errors.append(f"{f.path}: the source changed during the sync (copies "
-                                    "differ); run it again")
+            differ.add(f.path)
         elif seen:
             resolved[f.path] = seen.pop()
+    return resolved, differ
+
+
+def _complete(m: Manifest, results: Sequence[StoreResult]) -> Manifest:
+    """The manifest of a provisional ``m`` from the entries its copies hashed. Copies of
+    one file to several stores must agree (each read the source once); a file whose
+    copies disagree is an error on every store that holds one. While a pending file has
+    no entry (all its copies failed), ``m`` stays provisional and nothing publishes."""
+    resolved, differ = _agreed(m, results)
+    for r in results:
+        for path in sorted(differ & set(r.hashed)):
+            r.errors.append(f"{path}: the source changed during the sync (copies differ); "
+                            "run it again")
     files = [resolved.get(f.path, f) for f in m.files]
     return Manifest.build(m.model, m.version, files, m.created)
 

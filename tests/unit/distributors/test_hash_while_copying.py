@@ -12,6 +12,7 @@ import pytest
 
 from distributors import manifest as mf
 from distributors.base import ObjectMeta, ReadStream, Store, StoreConfig
+from distributors.errors import StoreError
 from distributors.localfs import FileStore
 from distributors.sync import Syncer, SyncOptions
 from distributors.verify import verify_version
@@ -166,3 +167,27 @@ def test_files_for_resumable_uploads_are_hashed_first(tmp_path: Path) -> None:
     assert dst.started == 1  # big.bin went through a session
     assert src.bytes_read == len(small) + 2 * len(big)
     assert verify_version(dst, "m", "v1", deep=True).ok
+
+
+def test_files_hashed_by_a_failed_sync_are_not_copied_again(tmp_path: Path) -> None:
+    src, _ = _origin(tmp_path)
+    dst = MemoryStoreUnverified("dst")
+    dst.fail_writes["c.txt"] = [StoreError("dst", "disk full")]
+    _, [r] = Syncer(FAST).fanout(cast(Store, src), "m", "v1", [dst])
+    assert not r.published and sorted(r.copied) == ["a.bin", "b.bin"]
+    assert dst.stat(mf.manifest_key("m", "v1")) is None
+    src.read_by_key.clear()
+    _, [again] = Syncer(FAST).fanout(cast(Store, src), "m", "v1", [dst])
+    assert again.published, again.errors
+    assert again.copied == ["c.txt"] and src.read_by_key == {
+        mf.data_key("m", "v1", "c.txt"): len(FILES["c.txt"])}
+    assert verify_version(dst, "m", "v1", deep=True).ok
+
+
+class MemoryStoreUnverified(MemoryStore):
+    def write_unverified(self, key: str, stream: BinaryIO, size: int) -> ObjectMeta:
+        self._maybe_fail(key)
+        self.put(key, stream.read())
+        meta = self.stat(key)
+        assert meta is not None
+        return meta
