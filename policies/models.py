@@ -1019,6 +1019,9 @@ class ModelSubscriptionSpec:
                             doc="Registered model name (or model name in the store).")
     channel: str = spec_field(default=LATEST_CHANNEL, pattern=r"\S+",
                               doc="Registry alias, or latest (highest version number).")
+    version: str = spec_field(default="", pattern=r"[^/\s]*",
+                              doc="Pin this version (set by `fedctl models stage`): staged "
+                              "and switched instead of what the channel points at.")
     clusters: SubscriptionClusters = spec_field(required=True,
                                                 doc="Which clusters follow the model.")
     store: str = spec_field(default="",

@@ -50,6 +50,19 @@ from federation.hub.kinds import (
     split_ident,
 )
 from federation.hub.members import Members, WatchedKind, health_taints
+from federation.hub.model_hub import (
+    SOURCES,
+    SUBSCRIPTIONS,
+    HubRegistries,
+    KubeWrites,
+    member_views,
+    policy_affinity,
+    secret_getter,
+)
+from federation.hub.model_stager import WorkerStager
+from federation.hub.model_status import WorkloadRef
+from federation.hub.model_stores import StoreResolver
+from federation.hub.model_sync import ModelSync
 from federation.hub.prices import PriceConfig, PriceState, PriceWatcher, load_prices
 from federation.hub.queue import RESYNC, STATUS, WorkQueue
 from federation.hub.ratelimit import TokenBucket
@@ -145,6 +158,7 @@ class Hub:
         self.missing_kinds: tuple[str, ...] = ()
         self._kinds_ready = asyncio.Event()
         self._hub: k8s.ApiClient | None = None
+        self.models: ModelSync | None = None  # model distribution (while running)
 
     # ---- caches ------------------------------------------------------------------------
     def _parsed(self, refl: ObjectCache | None) -> list[Any]:
@@ -305,6 +319,30 @@ class Hub:
     def _member_changed(self, _name: str) -> None:
         self._enqueue_all()
 
+    def _models_changed(self, *_: object) -> None:
+        if self.models is not None:
+            self.models.changed()
+
+    def _model_objects(self, plural: str) -> dict[str, dict[str, Any]]:
+        refl = self._refl.get(plural)
+        return dict(refl.store) if refl is not None else {}
+
+    def _enqueue_workload(self, ref: WorkloadRef) -> None:
+        group = ref.api_version.rpartition("/")[0]
+        for key in self.template_keys():
+            if (key.group, key.kind, key.namespace, key.name) == (group, ref.kind,
+                                                                  ref.namespace, ref.name):
+                self.queue.add(key)
+
+    def _field_values(self, key: TemplateKey, tmpl: Mapping[str, Any],
+                      cluster: str) -> list[tuple[str | tuple[str | int, ...], str]]:
+        if self.models is None:
+            return []
+        uris = (self.interpreters.storage_uris(tmpl) if self.interpreters.supports(tmpl)
+                else [])
+        return self.models.field_values(key.api_version, key.kind, key.namespace, key.name,
+                                        uris, cluster)
+
     def _interpreters_changed(self) -> None:
         """The declarative interpreters changed: watch the kinds they know now, and decide
         every template again (its components, health or status may read differently)."""
@@ -355,8 +393,20 @@ class Hub:
                 record=partial(events.emit, hub),
                 # the trimmed decision in the binding's status (fedctl explain)
                 explain=recorder(lambda: members.prices_version,
-                                 lambda: scheduler.egress_version))
+                                 lambda: scheduler.egress_version),
+                # a subscribed model's URI switched to each member's local mirror
+                field_values=self._field_values)
             self.members = members
+            stores = StoreResolver(secret_getter(hub))
+            self.models = ModelSync(
+                subscriptions=lambda: self._model_objects(SUBSCRIPTIONS),
+                sources=lambda: self._model_objects(SOURCES),
+                members=lambda: member_views(members),
+                affinity=policy_affinity(self.policies), stores=stores,
+                registries=HubRegistries(stores),
+                stager=WorkerStager(stores, cfg.cache_dir / "staging"),
+                writes=KubeWrites(hub), enqueue=self._enqueue_workload,
+                set_cached=members.set_cached)
             async with asyncio.TaskGroup() as tg:
                 for refl in {id(r): r for r in [*self._refl.values(),
                                                  *self.templates.values()]}.values():
@@ -372,6 +422,7 @@ class Hub:
                 for i in range(cfg.workers):
                     tg.create_task(self._worker(reconciler), name=f"worker/{i}")
                 tg.create_task(self._mark_ready(), name="ready")
+                tg.create_task(self.models.run(), name="models")
         finally:
             self.metrics.readiness_details.pop("kinds not served", None)
             for task in self._kind_tasks.values():
@@ -391,6 +442,11 @@ class Hub:
                                     list_kwargs={"group": GROUP, "version": VERSION,
                                                  "plural": plural}, on_change=on_change,
                                     transform=cached_form)
+        for plural in (SUBSCRIPTIONS, SOURCES):
+            out[plural] = Reflector(f"hub/{plural}", custom.list_cluster_custom_object,
+                                    list_kwargs={"group": GROUP, "version": VERSION,
+                                                 "plural": plural},
+                                    on_change=self._models_changed, transform=cached_form)
         out["memberclusters"] = Reflector(
             "hub/memberclusters", custom.list_cluster_custom_object,
             list_kwargs={"group": GROUP, "version": VERSION, "plural": "memberclusters"},

@@ -16,8 +16,12 @@ from federation.clusters.join import SYSTEM_NAMESPACE
 from federation.hub.controller import Hub, HubConfig
 from federation.hub.http import HubMetrics, make_app, serve
 from federation.hub.leader import LeaderElector, LeaseConfig, new_identity
+from federation.registry.webhook import RegistryEvent, make_webhook_route
 
 log = logging.getLogger(__name__)
+
+# MLflow model-registry webhooks of the ModelSource NAMESPACE/SOURCE
+WEBHOOK_PATH = "/webhooks/mlflow/{namespace}/{source}"
 
 
 @dataclass
@@ -49,6 +53,19 @@ class HubProcess:
         if self.hub is not None:
             self.hub.refresh_metrics()
 
+    def _webhook_secret(self, source_key: str) -> bytes | None:
+        # only the leading hub knows the sources (a standby answers 404; MLflow does not
+        # retry that, and the leader's poll picks the version up)
+        models = self.hub.models if self.hub is not None else None
+        return models.webhook_secret(source_key) if models is not None else None
+
+    async def _registry_event(self, source_key: str, event: RegistryEvent) -> None:
+        models = self.hub.models if self.hub is not None else None
+        if models is not None:
+            woke = models.registry_event(source_key, event.model)
+            log.info("registry webhook %s %s.%s for %s: %s", source_key, event.entity,
+                     event.action, event.model, "following" if woke else "not subscribed")
+
     async def _lead(self) -> None:
         self.hub = Hub(self.config.hub, self.metrics)
         try:
@@ -62,6 +79,7 @@ class HubProcess:
         if cfg.http_port is not None:
             app = make_app(self.metrics, alive=lambda: True, ready=self.ready,
                            refresh=self._refresh)
+            make_webhook_route(app, WEBHOOK_PATH, self._webhook_secret, self._registry_event)
             runner = await serve(app, cfg.http_host, cfg.http_port)
         api = await api_client(cfg.hub.kubeconfig, cfg.hub.context)
         try:
