@@ -172,10 +172,15 @@ def dev_fleet_file(state_dir: Path) -> Fleet:
 
 def _join(args: argparse.Namespace) -> int:
     from federation.clusters.join import join
+    from federation.dev.localfleet import STATE_FILE, LocalFleet
 
     fleet = load_fleet_file(args.file) if args.file else dev_fleet_file(_state_dir(args))
     _, _, state_dir = _hub(args)
-    results = _on_hub(args, lambda hub: join(hub, fleet, state_dir))
+    local: dict[str, Any] = {}
+    if state_dir is not None and (state_dir / STATE_FILE).exists():
+        # the dev fleet's stores: their endpoints and credentials go to the hub
+        local = {s.endpoint.name: s.endpoint for s in LocalFleet(state_dir).load().stores}
+    results = _on_hub(args, lambda hub: join(hub, fleet, state_dir, local))
     print(render(["cluster", "action", "endpoint", "credentials"],
                  [[r.name, r.action, r.endpoint, f"secret/{r.secret}"] for r in results]))
     return 0

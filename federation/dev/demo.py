@@ -107,7 +107,8 @@ async def run_demo(fleet: Fleet, state_dir: Path | None, timeout: float = 90.0
     state = lf.load()
     hub_api = await api_client(state.kubeconfig, "hub")
     try:
-        await join(hub_api, fleet, lf.state_dir)
+        await join(hub_api, fleet, lf.state_dir,
+                   {s.endpoint.name: s.endpoint for s in state.stores})
         hub = Hub(HubConfig(kubeconfig=Path(state.kubeconfig), context="hub",
                             cache_dir=lf.state_dir / "hub-cache"))
         task = asyncio.create_task(hub.run())

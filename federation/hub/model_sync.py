@@ -43,6 +43,8 @@ from federation.hub.model_stores import StoreResolver
 from federation.registry.ports import (
     ModelRegistry,
     ModelVersionInfo,
+    NotFound,
+    RegistryError,
     RegistryUnavailable,
 )
 from federation.staging.plan import ClusterFacts, PlanProblem, plan_targets
@@ -326,6 +328,11 @@ class ModelSync:
                 self._condition(key, "Ready", "False", "RegistryUnavailable", str(exc))
                 self._note_source_reachable(obj, False, str(exc))
                 wait, retry = retry, min(RETRY_MAX, retry * 2)
+            except RegistryError as exc:  # the registry answered: no such model or alias…
+                reason = "NotFound" if isinstance(exc, NotFound) else "RegistryError"
+                self._condition(key, "SourceReachable", "False", reason, str(exc))
+                self._condition(key, "Ready", "False", reason, str(exc))
+                wait, retry = min(retry, self._poll_interval(obj)), min(RETRY_MAX, retry * 2)
             except InputError as exc:  # the spec is wrong: nothing to retry until it changes
                 self._condition(key, "Ready", "False", "InvalidSpec", str(exc))
                 wait = 3600.0
@@ -431,6 +438,11 @@ class ModelSync:
         self._mark(key)
         self._set_cached(self.cached())
         return source.poll_interval
+
+    def _poll_interval(self, obj: Mapping[str, Any]) -> float:
+        ns = (obj.get("metadata") or {}).get("namespace", "")
+        src = self._sources().get(f"{ns}/{(obj.get('spec') or {}).get('source')}")
+        return float(((src or {}).get("spec") or {}).get("pollIntervalSeconds") or 30)
 
     def _parse(self, key: str, obj: Mapping[str, Any]) -> ModelSubscription:
         """The subscription as parsed and validated (cached per generation)."""

@@ -97,6 +97,8 @@ def uri_problem(uri: str, extra_schemes: Collection[str] = ()) -> tuple[str, str
             return (f"contains {what} at position {i}",
                     "remove it, or percent-encode it (%20 for a space) if it is part of "
                     "the object's name")
+    if uri.startswith(MODEL_REF_PREFIX):
+        return _model_ref(uri)
     m = _SCHEME.match(uri)
     if m is None:
         return _not_a_uri(uri)
@@ -114,6 +116,20 @@ def uri_problem(uri: str, extra_schemes: Collection[str] = ()) -> tuple[str, str
     return (f"unknown scheme {scheme!r}",
             "use one of " + ", ".join(f"{s}://" for s in KNOWN_SCHEMES) + "; a scheme "
             "served by a custom KServe ClusterStorageContainer must be declared to fedctl")
+
+
+# A model-registry reference as MLflow writes it: models:/NAME, models:/NAME@ALIAS or
+# models:/NAME/VERSION. A ModelSubscription for NAME switches it, on each subscribed
+# member, to that member's local mirror (federation/hub/model_sync.py).
+MODEL_REF_PREFIX = "models:/"
+_MODEL_REF = re.compile(r"models:/([^/@\s]+)(?:@([^/@\s]+)|/([^/@\s]+))?")
+
+
+def _model_ref(uri: str) -> tuple[str, str] | None:
+    if _MODEL_REF.fullmatch(uri) is None:
+        return (f"malformed model registry reference {uri!r}",
+                "write models:/NAME, models:/NAME@ALIAS or models:/NAME/VERSION")
+    return None
 
 
 def _not_a_uri(uri: str) -> tuple[str, str]:

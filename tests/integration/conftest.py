@@ -68,7 +68,9 @@ def joined(local_fleet: LocalFleet) -> FleetState:
     async def run() -> None:
         hub = await api_client(fleet_state.kubeconfig, "hub")
         try:
-            await join(hub, load_fleet_file(FLEET_FILE), local_fleet.state_dir)
+            # as `fedctl clusters join` does: the stores' endpoints and credentials
+            local = {s.endpoint.name: s.endpoint for s in fleet_state.stores}
+            await join(hub, load_fleet_file(FLEET_FILE), local_fleet.state_dir, local)
         finally:
             await hub.close()
 

@@ -11,7 +11,7 @@ import pytest
 from federation.hub.model_status import WorkloadRef
 from federation.hub.model_stores import StoreResolver
 from federation.hub.model_sync import StagingMember, ModelSource, ModelSync, Progress, StageJob
-from federation.registry.ports import ModelVersionInfo, RegistryUnavailable
+from federation.registry.ports import ModelVersionInfo, NotFound, RegistryUnavailable
 
 
 class FakeRegistry:
@@ -27,6 +27,8 @@ class FakeRegistry:
         self.resolves += 1
         if self.down:
             raise RegistryUnavailable("mlflow at http://127.0.0.1:1: connection refused")
+        if channel not in self.aliases:
+            raise NotFound(f"MLflow model {model!r} has no alias {channel!r}")
         return self._info(self.aliases[channel])
 
     async def get_version(self, model: str, version: str) -> ModelVersionInfo:
@@ -274,6 +276,22 @@ async def test_a_webhook_wakes_the_subscription_of_its_model_only() -> None:
         assert rig.sync.registry_event("ml/mlflow", "fraud")
         await until(lambda: rig.writes.subs["ml/fraud"]["switchedVersion"] == "3")
         assert rig.writes.subs["ml/fraud"]["lastGoodVersion"] == "2"
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+@pytest.mark.asyncio
+async def test_a_missing_alias_is_reported_then_found() -> None:
+    rig = Rig([member("cloud-1")])
+    del rig.registry.aliases["production"]
+    task = asyncio.create_task(rig.sync.run())
+    try:
+        await until(lambda: "ml/fraud" in rig.writes.subs)
+        assert cond(rig.writes.subs["ml/fraud"], "SourceReachable") == ("False", "NotFound")
+        rig.registry.aliases["production"] = "2"
+        rig.sync.changed()
+        await until(lambda: rig.writes.subs["ml/fraud"]["switchedVersion"] == "2")
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)

@@ -199,3 +199,17 @@ def test_property_unknown_schemes_are_refused_unless_declared(scheme: str,
     problem = uri_problem(f"{scheme}://{rest}")
     assert problem is not None and problem[0] == f"unknown scheme {scheme!r}"
     assert uri_problem(f"{scheme}://{rest}", extra_schemes={scheme}) is None
+
+
+@pytest.mark.parametrize("uri", ["models:/fraud", "models:/fraud@production",
+                                 "models:/fraud/3"])
+def test_model_registry_references_pass(uri: str) -> None:
+    # switched per member by a ModelSubscription to the member's local mirror
+    assert uri_problem(uri) is None
+
+
+@pytest.mark.parametrize("uri", ["models:/", "models:/fraud@", "models:/a/b/c",
+                                 "models:/fraud@prod/3"])
+def test_malformed_model_registry_references(uri: str) -> None:
+    problem = uri_problem(uri)
+    assert problem is not None and "model registry reference" in problem[0]
