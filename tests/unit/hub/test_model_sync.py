@@ -10,7 +10,7 @@ import pytest
 
 from federation.hub.model_status import WorkloadRef
 from federation.hub.model_stores import StoreResolver
-from federation.hub.model_sync import StagingMember, ModelSource, ModelSync, Progress, StageJob
+from federation.hub.model_sync import ModelSource, ModelSync, Progress, StageJob, StagingMember
 from federation.registry.ports import ModelVersionInfo, NotFound, RegistryUnavailable
 
 
