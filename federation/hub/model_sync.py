@@ -300,7 +300,12 @@ class ModelSync:
                 f = self._follows.pop(key)
                 f.task.cancel()
                 if key not in subs:
-                    self.states.pop(key, None)
+                    # its workloads go back to the template's URI
+                    hit = self._parsed.pop(key, None)
+                    if self.states.pop(key, None) is not None and hit is not None \
+                            and isinstance(hit[1], ModelSubscription):
+                        for w in workloads_of(hit[1].spec, key.partition("/")[0]):
+                            self._enqueue(w)
                     self._set_cached(self.cached())
         for key, obj in subs.items():
             if key not in self._follows:

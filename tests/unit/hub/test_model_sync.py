@@ -178,6 +178,13 @@ async def test_a_new_version_is_staged_everywhere_then_switched() -> None:
         rig.sync.changed()
         await asyncio.sleep(0.1)
         assert len(rig.stager.jobs) == 1
+        # deleted: its workloads are queued to go back to the template's URI
+        del rig.subs["ml/fraud"]
+        rig.sync.changed()
+        await until(lambda: len(rig.enqueued) == 2)
+        assert rig.sync.field_values("serving.kserve.io/v1beta1", "InferenceService", "ml",
+                                     "fraud", [], "edge-1") == []
+        assert rig.cached == {}
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
