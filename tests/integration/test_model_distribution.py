@@ -17,6 +17,8 @@ import contextlib
 import json
 import secrets
 import socket
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -291,6 +293,21 @@ async def test_without_a_webhook_the_poll_finds_the_version(
         await mlflow.alias(model, "production", v1)
         st = await eventually(lambda: _switched(status(), v1), what="poll picks v1 up")
         assert st["clusters"][0]["uri"] == f"s3://models/{model}/{v1}"
+
+        # the CLI reads the same status
+        def models(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [sys.executable, "-m", "federation.cli.main", "models", *args, "-n", ns,
+                 "--kubeconfig", joined.kubeconfig, "--context", "hub"],
+                capture_output=True, text=True, timeout=120, check=False)
+
+        listed = await asyncio.to_thread(models, "list")
+        assert listed.returncode == 0, listed.stderr
+        assert listed.stdout.splitlines()[1].split()[:7] == [
+            ns, "poll", model, "production", v1, v1, "1/1"], listed.stdout
+        got = await asyncio.to_thread(models, "get", "poll")
+        assert ["member2", "s3-a", "default", v1, "Verified", v1,
+                f"s3://models/{model}/{v1}"] in [ln.split() for ln in got.stdout.splitlines()]
 
 
 async def _has_condition(status: Awaitable[dict[str, Any]], kind: str,
