@@ -59,12 +59,15 @@ class HubProcess:
         models = self.hub.models if self.hub is not None else None
         return models.webhook_secret(source_key) if models is not None else None
 
-    async def _registry_event(self, source_key: str, event: RegistryEvent) -> None:
+    async def _registry_event(self, source_key: str, event: RegistryEvent) -> bool:
+        """False (the route answers 404) when no subscription follows the model."""
         models = self.hub.models if self.hub is not None else None
-        if models is not None:
-            woke = models.registry_event(source_key, event.model)
-            log.info("registry webhook %s %s.%s for %s: %s", source_key, event.entity,
-                     event.action, event.model, "following" if woke else "not subscribed")
+        if models is None:
+            return False
+        woke = models.registry_event(source_key, event.model)
+        log.info("registry webhook %s %s.%s for %s: %s", source_key, event.entity,
+                 event.action, event.model, "following" if woke else "not subscribed")
+        return woke
 
     async def _lead(self) -> None:
         self.hub = Hub(self.config.hub, self.metrics)

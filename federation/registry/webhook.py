@@ -142,7 +142,7 @@ class DeliveryDedup:
 
 def make_webhook_route(app: web.Application, path: str,
                        secret_for: Callable[[str], bytes | None],
-                       on_event: Callable[[str, RegistryEvent], Awaitable[None]], *,
+                       on_event: Callable[[str, RegistryEvent], Awaitable[bool | None]], *,
                        clock: Callable[[], float] = time.time, window: float = 300.0,
                        dedup: DeliveryDedup | None = None) -> None:
     """Add ``POST path`` to ``app``. The key passed to ``secret_for`` and ``on_event`` is
@@ -150,7 +150,8 @@ def make_webhook_route(app: web.Application, path: str,
     ``"ns/src"``). Answers: 404 when ``secret_for`` knows no such source; 401 for a missing
     or wrong signature or a timestamp outside ``window`` (nothing is handed on); 200 for a
     duplicate delivery id (dropped) or a handled event; 400 for a signed body that is not
-    an event; 500 when ``on_event`` fails (MLflow retries 5xx; the id is not kept)."""
+    an event; 404 when ``on_event`` returns False (no subscription follows the event's
+    model); 500 when ``on_event`` fails (MLflow retries 5xx; the id is not kept)."""
     ids = dedup if dedup is not None else DeliveryDedup()
 
     async def handle(request: web.Request) -> web.Response:
@@ -181,11 +182,14 @@ def make_webhook_route(app: web.Application, path: str,
                         delivery_id, exc)
             return web.json_response({"error": str(exc)}, status=400)
         try:
-            await on_event(key, event)
+            handled = await on_event(key, event)
         except Exception:
             ids.forget(delivery_id)
             log.exception("webhook for %s: handling delivery %s failed", key, delivery_id)
             return web.json_response({"error": "handler failed"}, status=500)
+        if handled is False:
+            return web.json_response(
+                {"error": f"source {key} follows no model {event.model!r}"}, status=404)
         return web.json_response({"ok": True})
 
     app.router.add_post(path, handle)

@@ -105,10 +105,13 @@ class Receiver:
         self.events: list[tuple[str, RegistryEvent]] = []
         self.fail = False
 
-    async def on_event(self, key: str, event: RegistryEvent) -> None:
+        self.followed: set[str] | None = None  # None: every model
+
+    async def on_event(self, key: str, event: RegistryEvent) -> bool:
         if self.fail:
             raise RuntimeError("boom")
         self.events.append((key, event))
+        return self.followed is None or event.model in self.followed
 
 
 @pytest.fixture
@@ -184,3 +187,12 @@ async def test_route_bad_body_400_and_handler_failure_500_then_retry(
     resp = await client.post("/webhooks/mlflow/ns1/mlflow", data=REAL_BODY, headers=headers())
     assert resp.status == 200
     assert len(rx.events) == 1
+
+
+async def test_route_unknown_model_is_404(
+        served: tuple[TestClient[web.Request, web.Application], Receiver]) -> None:
+    client, rx = served
+    rx.followed = {"some-other-model"}
+    resp = await client.post("/webhooks/mlflow/ns1/mlflow", data=REAL_BODY, headers=headers())
+    assert resp.status == 404
+    assert "follows no model" in (await resp.json())["error"]
