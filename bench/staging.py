@@ -5,8 +5,10 @@ store server per region, 2 MinIO + 2 fake-gcs-server, 3 buckets each = 12 cluste
 in 4 regions), uploads one model version (4 shards of random data plus small files,
 ``--size`` in total) to the origin and stages it to the 12 stores two ways:
 
-  relay: ``Syncer.fanout`` (origin -> one relay per region -> the region's other stores)
-  naive: ``Syncer.fanout(relay=False)`` (origin -> each of the 12 stores)
+  relay: federation/staging ``StagingWorker.stage`` (one ``Syncer.fanout`` per region:
+         origin -> one relay per region -> the region's other stores)
+  naive: the same with ``SyncOptions(relay=False)`` (origin -> each of the 12 stores)
+  (``--driver fanout``: one ``Syncer.fanout`` over all 12 stores instead of the worker)
 
 once per ``--origin-bandwidth`` value (MB/s; 0 = unthrottled loopback). The origin is
 wrapped in ``OriginLink``: a Store that counts every byte read from the origin and
