@@ -15,8 +15,14 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from distributors.base import StoreConfig
+from distributors.base import (
+    DEFAULT_MEMORY_BUDGET,
+    StoreConfig,
+    TransferSettings,
+    fit_memory,
+)
 from distributors.manifest import data_prefix
+from distributors.sync import SyncOptions
 from federation.hub.model_stores import StoreResolver
 from federation.hub.model_sync import Progress, StageJob
 from federation.staging.source import artifact_key
@@ -33,8 +39,14 @@ class WorkerStager:
         key = (per_source, per_region)
         if key not in self._workers:
             self._scratch.mkdir(parents=True, exist_ok=True)
-            self._workers[key] = StagingWorker(scratch_dir=self._scratch,
-                                               per_source=per_source, per_region=per_region)
+            # the copies of up to per_source regions run at once: their buffers together
+            # fit the default memory budget of a sync (distributors.base.fit_memory)
+            settings = fit_memory(TransferSettings(parallel_syncs=per_source),
+                                  DEFAULT_MEMORY_BUDGET)
+            self._workers[key] = StagingWorker(
+                scratch_dir=self._scratch, per_source=per_source, per_region=per_region,
+                transfer_settings=settings,
+                syncer_options=SyncOptions(transfers=settings.transfers))
         return self._workers[key]
 
     async def origin(self, job: StageJob) -> SourceSpec:
