@@ -592,8 +592,11 @@ class LocalFleet:
         r = self._registry(state)
         if r.proc and procs.alive(r.proc):
             return
-        await self._start_registry(state, r, list(r.proc.argv) if r.proc else None)
-        self.save(state)
+        try:
+            await self._start_registry(state, r, list(r.proc.argv) if r.proc else None)
+        finally:
+            # recorded even when it did not get ready, so `down` stops it
+            self.save(state)
 
     def pause_store(self, name: str) -> None:
         s = self.load().store(name)
