@@ -109,20 +109,33 @@ def _up(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from federation.cli.models import describe
     from federation.dev.demo import run_demo
+    from federation.dev.demo_model import POLL_SECONDS
 
     fleet = load_fleet_file(args.file)
     started = time.monotonic()
-    landings = asyncio.run(run_demo(fleet, args.state_dir))
+    result = asyncio.run(run_demo(fleet, args.state_dir))
+    landings = result.landings
     lf = _fleet(args)
     _print_status(lf, "table")
     print()
     print(render(["workload", "clusters (replicas)", "phase", "why"],
                  [[x.workload, x.clusters, x.phase, x.why[:110]] for x in landings]))
+    print(f"\nModel distribution (the in-process hub serves no registry webhook, so the "
+          f"ModelSource polls MLflow every {POLL_SECONDS} s):")
+    for step in result.models:
+        print(f"\n== {step.title}")
+        print(describe(step.subscription) if step.subscription
+              else "(the hub wrote no subscription status)\n", end="")
+        if not step.switched:
+            print(f"!! version {step.version} was not switched in time")
     print(f"\ndone in {time.monotonic() - started:.0f}s; the fleet keeps running "
           f"(KUBECONFIG={lf.load().kubeconfig}); `fedctl hub run` resumes the controller, "
-          "`fedctl dev down` stops everything")
-    return 0 if all(x.clusters != "-" for x in landings) else 1
+          "`fedctl models get fraud -n ml` shows the model, `fedctl dev down` stops everything")
+    ok = all(x.clusters != "-" for x in landings) and len(result.models) == 2 \
+        and all(m.switched for m in result.models)
+    return 0 if ok else 1
 
 
 def _status(args: argparse.Namespace) -> int:

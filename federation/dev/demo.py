@@ -4,7 +4,9 @@ policies and workloads applied, and where each landed and why.
 ``fedctl dev demo`` starts the local fleet if none is running, registers its members,
 runs the hub controller in-process, applies ``policies/examples`` (policies first, then
 workloads, namespaces created as needed), waits until every workload is scheduled and
-applied, prints a table, and stops the hub. The fleet keeps running for exploration.
+applied, prints a table; then registers a model in the fleet's MLflow and follows it to
+every subscribed cluster (``federation.dev.demo_model``: two versions, the alias moved
+between them), and stops the hub. The fleet keeps running for exploration.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from kubernetes_asyncio.dynamic import DynamicClient
 from federation.clusters.client import api_client
 from federation.clusters.join import join
 from federation.dev import procs
+from federation.dev.demo_model import ModelStep, run_model_demo
 from federation.dev.localfleet import LocalFleet
 from federation.fleet import Fleet
 from federation.hub.bindings import TemplateKey
@@ -32,7 +35,9 @@ from federation.syncer.apply import raw_dict
 from policies.match import select_policy
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "policies" / "examples"
-SKIP = {"membercluster.yaml"}  # `clusters join` registers the real members
+# `clusters join` registers the real members; the model part applies the model example
+# once a version is registered, pointed at the fleet's registry
+SKIP = {"membercluster.yaml", "model-subscription.yaml"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +46,12 @@ class Landing:
     clusters: str
     phase: str
     why: str
+
+
+@dataclass(frozen=True, slots=True)
+class DemoResult:
+    landings: list[Landing]
+    models: list[ModelStep]
 
 
 def example_documents(root: Path = EXAMPLES) -> tuple[list[dict[str, Any]],
@@ -99,8 +110,8 @@ def _landing(key: TemplateKey, binding: dict[str, Any] | None) -> Landing:
     return Landing(_workload(key), clusters, status.get("phase", "-"), why)
 
 
-async def run_demo(fleet: Fleet, state_dir: Path | None, timeout: float = 90.0
-                   ) -> list[Landing]:
+async def run_demo(fleet: Fleet, state_dir: Path | None, timeout: float = 90.0,
+                   model_timeout: float = 120.0) -> DemoResult:
     lf = LocalFleet(state_dir)
     if not lf.exists() or not any(procs.alive(p) for p in lf.load().all_procs()):
         await lf.up(fleet)
@@ -145,7 +156,10 @@ async def run_demo(fleet: Fleet, state_dir: Path | None, timeout: float = 90.0
                     break
                 await asyncio.sleep(1)
             await asyncio.sleep(3)  # let readiness propagate into the bindings
-            return [_landing(k, hub.binding(k)) for k in keys]
+            landings = [_landing(k, hub.binding(k)) for k in keys]
+            models = await run_model_demo(hub_api, state, lambda o: _apply(dyn, core, o),
+                                          model_timeout)
+            return DemoResult(landings, models)
         finally:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
