@@ -9,7 +9,7 @@ directory), the distributors' layout.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from distributors.base import StoreConfig
@@ -22,9 +22,8 @@ from federation.staging.types import (
 )
 from policies.models import staged_name
 
-__all__ = ["ClusterFacts", "PlanProblem", "StageTarget", "cached_uris", "choose_store",
-           "choose_variant", "localize_uri", "mirror_uri", "plan_targets", "serving_uri",
-           "staged_name", "uris_by_cluster", "variant_matches", "variant_rule"]
+__all__ = ["ClusterFacts", "PlanProblem", "StageTarget", "choose_store", "choose_variant",
+           "mirror_uri", "plan_targets", "staged_name", "variant_matches", "variant_rule"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,32 +141,3 @@ def mirror_uri(store: StoreConfig, staged_model: str, version: str) -> str:
         root = (store.root or "").rstrip("/")
         return f"file://{root}/{key}"
     raise ValueError(f"object store {store.name}: unknown provider {store.provider!r}")
-
-
-def uris_by_cluster(targets: Iterable[StageTarget]) -> dict[str, str]:
-    """cluster -> the mirror URI it serves once switched."""
-    return {t.cluster: t.uri for t in targets}
-
-
-def serving_uri(targets: Iterable[StageTarget], cluster: str) -> str | None:
-    """The mirror URI ``cluster`` serves, or None when it is not a target."""
-    return uris_by_cluster(targets).get(cluster)
-
-
-def cached_uris(targets: Iterable[StageTarget], verified: Collection[str],
-                aliases: Iterable[str] = ()) -> dict[str, frozenset[str]]:
-    """cluster -> URIs its stores hold, for ``ClusterSnapshot.cached``: the mirror URI and
-    every alias of the version (its registry source URI, ``models:/name/version``) for the
-    clusters in ``verified``."""
-    extra = frozenset(aliases)
-    out: dict[str, frozenset[str]] = {}
-    for t in targets:
-        if t.cluster in verified:
-            out[t.cluster] = out.get(t.cluster, frozenset()) | extra | {t.uri}
-    return out
-
-
-def localize_uri(uri: str, cluster: str, mirrors: Mapping[str, Mapping[str, str]]) -> str:
-    """``uri`` rewritten to ``cluster``'s mirror when it names a subscribed model version
-    (``mirrors``: source or alias URI -> cluster -> mirror URI); otherwise unchanged."""
-    return mirrors.get(uri.rstrip("/"), {}).get(cluster, uri)

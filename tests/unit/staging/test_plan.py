@@ -7,14 +7,10 @@ from hypothesis import strategies as st
 from distributors.base import StoreConfig
 from federation.staging.plan import (
     ClusterFacts,
-    cached_uris,
     choose_variant,
-    localize_uri,
     mirror_uri,
     plan_targets,
-    serving_uri,
     staged_name,
-    uris_by_cluster,
 )
 from federation.staging.types import (
     SubscriptionPlanInput,
@@ -92,9 +88,6 @@ def test_plan_targets_and_problems() -> None:
         ("cloud", "us-gcs", "default", "fraud", "gs://b/fraud/2")]
     assert [(p.cluster, p.reason) for p in problems] == [("bare", "NoObjectStore")]
     assert "cluster bare has no objectStores" in problems[0].message
-    assert uris_by_cluster(targets) == {"edge-1": targets[0].uri, "cloud": targets[1].uri}
-    assert serving_uri(targets, "cloud") == "gs://b/fraud/2"
-    assert serving_uri(targets, "bare") is None
 
 
 def test_named_store_missing_is_a_problem() -> None:
@@ -105,19 +98,6 @@ def test_named_store_missing_is_a_problem() -> None:
     assert problems[0].reason == "StoreNotFound"
     assert problems[0].message == ("cluster b has no object store 'edge-disk' (spec.store; "
                                    "it has: eu-s3, us-gcs)")
-
-
-def test_cached_uris_and_localize() -> None:
-    spec = SubscriptionPlanInput(model="fraud")
-    targets, _ = plan_targets(spec, [cluster("a"), cluster("b", stores=(GCS,))], "3")
-    cached = cached_uris(targets, {"a"}, aliases=("s3://mlflow/1/x/artifacts/model",))
-    assert cached == {"a": frozenset({"s3://models/mirror/fraud/3",
-                                      "s3://mlflow/1/x/artifacts/model"})}
-    mirrors = {"s3://mlflow/1/x/artifacts/model": uris_by_cluster(targets)}
-    assert localize_uri("s3://mlflow/1/x/artifacts/model/", "b", mirrors) == "gs://b/fraud/3"
-    assert localize_uri("s3://mlflow/1/x/artifacts/model", "zz", mirrors) == \
-        "s3://mlflow/1/x/artifacts/model"
-    assert localize_uri("s3://other", "a", mirrors) == "s3://other"
 
 
 _names = st.text("abcdefgh", min_size=1, max_size=6)
