@@ -282,8 +282,11 @@ class LocalFleet:
                     tg.create_task(self._start_cluster(state, c, specs.get(c.name), bins, keys))
                 for s in stores:
                     tg.create_task(self._start_store(state, s, bins))
-                if state.registry is not None:
-                    tg.create_task(self._start_registry(state, state.registry))
+            # MLflow after the control planes: its first start (imports, database
+            # migrations) is seconds of CPU that, on a small machine, made members' CRD
+            # installs time out when it ran alongside them
+            if state.registry is not None:
+                await self._start_registry(state, state.registry)
         except BaseException as exc:
             self.save(state)
             await asyncio.to_thread(self._stop_all, state)

@@ -159,6 +159,7 @@ class Hub:
         self._kinds_ready = asyncio.Event()
         self._hub: k8s.ApiClient | None = None
         self.models: ModelSync | None = None  # model distribution (while running)
+        self._model_gens: dict[tuple[str, str], Any] = {}  # (kind, ns/name) -> generation
 
     # ---- caches ------------------------------------------------------------------------
     def _parsed(self, refl: ObjectCache | None) -> list[Any]:
@@ -319,7 +320,17 @@ class Hub:
     def _member_changed(self, _name: str) -> None:
         self._enqueue_all()
 
-    def _models_changed(self, *_: object) -> None:
+    def _models_changed(self, event: str, obj: dict[str, Any]) -> None:
+        # the hub's own status writes (generation unchanged) must not wake the subscriptions
+        meta = obj.get("metadata") or {}
+        key = (str(obj.get("kind")), f"{meta.get('namespace')}/{meta.get('name')}")
+        gen = meta.get("generation")
+        if event == "MODIFIED" and gen is not None and self._model_gens.get(key) == gen:
+            return
+        if event == "DELETED":
+            self._model_gens.pop(key, None)
+        else:
+            self._model_gens[key] = gen
         if self.models is not None:
             self.models.changed()
 
