@@ -323,6 +323,7 @@ class ModelSync:
             if obj is None:
                 return
             wait = 30.0
+            wake.clear()  # a wake while this look runs (a webhook mid-staging) is kept
             try:
                 wait = await self._step(key, obj)
                 retry = RETRY_MIN
@@ -349,7 +350,6 @@ class ModelSync:
                 log.exception("model subscription %s", key)
                 self._condition(key, "Ready", "False", "InternalError", repr(exc))
                 wait, retry = retry, min(RETRY_MAX, retry * 2)
-            wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), timeout=wait)
 
