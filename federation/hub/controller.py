@@ -433,7 +433,9 @@ class Hub:
                 for i in range(cfg.workers):
                     tg.create_task(self._worker(reconciler), name=f"worker/{i}")
                 tg.create_task(self._mark_ready(), name="ready")
-                tg.create_task(self.models.run(), name="models")
+                # states read back at once; looks start with the hub ready (a look on a
+                # half-loaded member list would drop members not listed yet)
+                tg.create_task(self.models.run(ready=self.ready), name="models")
         finally:
             self.metrics.readiness_details.pop("kinds not served", None)
             for task in self._kind_tasks.values():

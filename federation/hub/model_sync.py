@@ -200,6 +200,7 @@ class ModelSync:
         self._enqueue = enqueue
         self._set_cached = set_cached
         self._clock = clock
+        self._ready: asyncio.Event | None = None
         self.states: dict[str, SubscriptionState] = {}
         self._follows: dict[str, _Follow] = {}
         self._changed = asyncio.Event()
@@ -268,7 +269,11 @@ class ModelSync:
         return {c: frozenset(u) for c, u in merged.items()}
 
     # ---- loop ----------------------------------------------------------------------------
-    async def run(self) -> None:
+    async def run(self, ready: asyncio.Event | None = None) -> None:
+        """Follow every subscription until cancelled. Each one's state is read back from
+        its status at once (workloads render from it); its looks wait for ``ready`` (the
+        hub's member list loaded)."""
+        self._ready = ready
         writer = asyncio.create_task(self._write_loop(), name="model-status")
         try:
             while True:
@@ -317,6 +322,8 @@ class ModelSync:
         self._set_cached(self.cached())
 
     async def _follow(self, key: str, wake: asyncio.Event) -> None:
+        if self._ready is not None:
+            await self._ready.wait()
         retry = RETRY_MIN
         while True:
             obj = self._subs().get(key)

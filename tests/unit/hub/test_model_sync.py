@@ -271,6 +271,35 @@ async def test_a_restarted_hub_continues_from_status() -> None:
 
 
 @pytest.mark.asyncio
+async def test_looks_wait_for_the_hub_ready_but_state_is_read_back_at_once() -> None:
+    # a restarted hub lists its members one by one: a look before they are all known
+    # would plan without the missing ones and switch with them never staged
+    rig = Rig([member("cloud-1")])
+    rig.subs["ml/fraud"] = dict(SUB, status={
+        "desiredVersion": "1", "switchedVersion": "1", "clusters": [
+            {"cluster": "cloud-1", "store": "cloud-1-disk", "variant": "default",
+             "version": "1", "state": "Verified", "uri": "file:///srv/cloud-1/fraud/1",
+             "servingVersion": "1", "servingUri": "file:///srv/cloud-1/fraud/1"}]})
+    ready = asyncio.Event()
+    task = asyncio.create_task(rig.sync.run(ready=ready))
+    try:
+        await until(lambda: "ml/fraud" in rig.sync.states)
+        await asyncio.sleep(0.2)
+        assert rig.stager.jobs == [] and "ml/fraud" not in rig.writes.subs
+        # workloads already render from the state read back
+        assert rig.sync.field_values("serving.kserve.io/v1beta1", "InferenceService", "ml",
+                                     "fraud", [], "cloud-1") == [
+            ("spec.predictor.model.storageUri", "file:///srv/cloud-1/fraud/1")]
+        rig.members = [member("cloud-1"), member("edge-1", edge=True)]
+        ready.set()
+        await until(lambda: rig.writes.subs.get("ml/fraud", {}).get("switchedVersion") == "2")
+        assert {t.cluster for t in rig.stager.jobs[0].targets} == {"cloud-1", "edge-1"}
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+@pytest.mark.asyncio
 async def test_a_webhook_wakes_the_subscription_of_its_model_only() -> None:
     rig = Rig([member("cloud-1")])
     task = asyncio.create_task(rig.sync.run())
